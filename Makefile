@@ -1,0 +1,38 @@
+# Two commands for a fresh Debian/Ubuntu machine with Python 3.11 and make:
+#   make demo   set up .venv (pinned dependencies) and run the main job on the built-in default
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.cfvgg-installed
+SEQ    ?=
+TRACKER ?=
+DEMO_ARGS := $(if $(SEQ),--sequence $(SEQ)) $(if $(TRACKER),--tracker $(TRACKER))
+
+.PHONY: setup demo test lint bench-peers clean
+
+$(STAMP): requirements.txt setup.py setup.cfg
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP)
+	$(PY) -m cfvgg_ros.cli.demo $(DEMO_ARGS)
+
+test: $(STAMP)
+	@$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+# The peer table in the README: OpenCV trackers on the shared eval split, both rule sets.
+bench-peers: $(STAMP)
+	$(VENV)/bin/cfvgg-bench --split eval --trackers opencv-csrt,opencv-kcf,opencv-nano --run-name peers --jobs 2 --markdown
+
+clean:
+	rm -rf build install log results *.egg-info

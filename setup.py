@@ -1,0 +1,36 @@
+"""ament_python package: builds with `colcon build` on ROS 2 Jazzy and installs with pip."""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = "cfvgg_ros"
+
+setup(
+    name=PACKAGE,
+    version="0.1.0",
+    description="Real-time CF-VGG correlation tracking on one CPU core, as a ROS 2 package",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    packages=find_packages(exclude=["test", "test.*"]),
+    package_data={PACKAGE: ["datasets/tables/*.json"]},
+    data_files=[
+        ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
+        (f"share/{PACKAGE}", ["package.xml"]),
+        (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
+        (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
+    ],
+    install_requires=["setuptools", "numpy", "scipy", "opencv-contrib-python-headless", "onnxruntime", "tqdm"],
+    zip_safe=True,
+    maintainer="cfvgg_ros developers",
+    maintainer_email="cfvgg-ros@example.com",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "cfvgg-bench = cfvgg_ros.cli.bench:main",
+            "cfvgg-convert = cfvgg_ros.cli.convert:main",
+            "cfvgg-demo = cfvgg_ros.cli.demo:main",
+        ],
+    },
+)
