@@ -1,6 +1,6 @@
 """Tracker contract and registry (no ROS, no torch): ``create_tracker``, ``init``, ``update``."""
 
-from .contract import TrackResult, Tracker, TrackerError, check_box, check_frame
+from .contract import Tracker, TrackerError, TrackResult, check_box, check_frame
 from .registry import available_trackers, create_tracker, register_tracker
 
 __all__ = [
