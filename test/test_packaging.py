@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_FILES = ["package.xml", "setup.py", "setup.cfg", "resource", "cfvgg_ros", "launch", "config", "models"]
+PACKAGE_FILES = [
+    "package.xml", "setup.py", "setup.cfg", "resource", "cfvgg_ros", "launch", "config", "models",
+]
 
 
 def test_package_xml_is_format3_ament_python():
