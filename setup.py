@@ -21,7 +21,10 @@ setup(
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
-    install_requires=["setuptools", "numpy", "scipy", "opencv-contrib-python-headless", "onnxruntime", "tqdm"],
+    install_requires=[
+        "setuptools", "numpy", "scipy", "opencv-contrib-python-headless", "onnx", "onnxruntime", "tqdm",
+        "matplotlib", "pillow", "pyyaml",
+    ],
     zip_safe=True,
     maintainer="cfvgg_ros developers",
     maintainer_email="cfvgg-ros@example.com",

@@ -1,0 +1,262 @@
+"""Deep CNN features for fECO: a contract ONNX model run by onnxruntime on one thread.
+
+The model follows :mod:`cfvgg_ros.models.onnx_contract` (input ``image`` N x 3 x H x W RGB
+0-255; outputs ``low`` / ``mid`` / ``high`` at strides 2 / 8 / 16). :class:`CNNFeatures`
+hides the layout: it takes HxWx3 (or NxHxWx3) RGB patches and returns HWC feature maps.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from cfvgg_ros import paths
+from cfvgg_ros.models.onnx_contract import (
+    INPUT_NAME,
+    OUTPUT_NAMES,
+    FeatureContract,
+    ModelError,
+    contract_from_session,
+)
+
+__all__ = [
+    "PAPER_STUDENT_PROVENANCE",
+    "SHIPPED_MODEL_NAME",
+    "CNNFeatures",
+    "ModelError",
+    "cache_dir",
+    "default_model_path",
+    "make_session",
+]
+
+SHIPPED_MODEL_NAME = "cfvgg_student.onnx"
+PAPER_STUDENT_MAT = Path("paper") / "CF_VGGM.mat"
+# What the paper (Sec. III-A and V-A) says about the released CF_VGGM student.
+PAPER_STUDENT_PROVENANCE = {
+    "teacher": "VGG-M (imagenet-vgg-m.mat), paper Sec. III-A",
+    "data": "ILSVRC 2015 VID, paper Sec. V-A",
+    "epochs": "50 (paper Sec. V-A)",
+}
+
+
+def cache_dir() -> Path:
+    """``$XDG_CACHE_HOME/cfvgg_ros`` (default ``~/.cache/cfvgg_ros``) for converted models."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cfvgg_ros"
+
+
+def default_model_path() -> Path:
+    """The shipped ``models/cfvgg_student.onnx`` in the package share when present; else the
+    paper's ``CF_VGGM.mat`` from the shared models folder, converted on first use into
+    :func:`cache_dir` (never into the repository). Raises :class:`ModelError` naming both
+    places when neither exists."""
+    shipped = paths.share_dir() / "models" / SHIPPED_MODEL_NAME
+    if shipped.is_file():
+        return shipped
+    models_root = paths.shared_models_root()
+    mat = models_root / PAPER_STUDENT_MAT if models_root is not None else None
+    if mat is None or not mat.is_file():
+        raise ModelError(
+            f"no CNN feature model: the shipped model {shipped} does not exist and the paper's student "
+            f"shared/models/{PAPER_STUDENT_MAT.as_posix()} was not found "
+            f"({'no shared folder; set CFVGG_SHARED' if models_root is None else mat}); "
+            "convert one with cfvgg-convert or pass model_path"
+        )
+    sha1 = hashlib.sha1(mat.read_bytes()).hexdigest()
+    cached = cache_dir() / f"CF_VGGM-{sha1[:12]}.onnx"
+    if not cached.is_file():
+        from cfvgg_ros.cli.convert import convert_file
+
+        convert_file(mat, cached, architecture="CF_VGGM", provenance=PAPER_STUDENT_PROVENANCE)
+    return cached
+
+
+def make_session(model):
+    """An onnxruntime CPU session for ``model`` (a path or serialized bytes): one intra-op and
+    one inter-op thread, sequential execution, all graph optimisations."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(
+            model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
+        what = "the model bytes" if isinstance(model, bytes) else str(model)
+        raise ModelError(f"onnxruntime cannot load {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _pruned_model(path: Path, outputs: tuple[str, ...]) -> bytes | None:
+    """The model cut down to ``outputs`` (onnxruntime evaluates every node otherwise), or None
+    when the ``onnx`` package is unavailable."""
+    try:
+        import onnx
+        import onnx.utils
+    except ImportError:
+        return None
+    model = onnx.load(str(path))
+    pruned = onnx.utils.Extractor(model).extract_model([INPUT_NAME], list(outputs))
+    del pruned.metadata_props[:]
+    pruned.metadata_props.extend(model.metadata_props)
+    return pruned.SerializeToString()
+
+
+class CNNFeatures:
+    """Extract contract CNN features from RGB patches with onnxruntime on one thread.
+
+    ``outputs`` selects among ``"low"`` (stride 2), ``"mid"`` (stride 8) and ``"high"``
+    (stride 16). Loading validates the contract metadata and probes the model at two input
+    sizes to check the channel counts and strides; any failure raises :class:`ModelError`.
+    """
+
+    def __init__(self, model_path=None, outputs=("low", "high")):
+        outputs = (outputs,) if isinstance(outputs, str) else tuple(outputs)
+        unknown = [o for o in outputs if o not in OUTPUT_NAMES]
+        if not outputs or unknown or len(set(outputs)) != len(outputs):
+            raise ValueError(f"outputs must be distinct names among {OUTPUT_NAMES}, got {outputs}")
+        self.outputs = outputs
+        self.model_path = Path(model_path) if model_path is not None else default_model_path()
+        if not self.model_path.is_file():
+            raise ModelError(f"CNN feature model not found: {self.model_path}")
+        session = make_session(self.model_path)
+        try:
+            self.contract: FeatureContract = contract_from_session(session)
+        except ModelError as exc:
+            raise ModelError(f"{self.model_path} violates the feature-model contract: {exc}") from exc
+        if set(outputs) != set(OUTPUT_NAMES):
+            pruned = _pruned_model(self.model_path, outputs)
+            if pruned is not None:
+                session = make_session(pruned)
+        self._session = session
+        self._sizes: dict[tuple[int, int], dict[str, tuple[int, int]]] = {}
+        self._min_size = self._smallest_input()
+        self._probe()
+
+    # ------------------------------------------------------------------ description
+
+    @property
+    def architecture(self) -> str:
+        return self.contract.architecture
+
+    @property
+    def strides(self) -> dict[str, int]:
+        """Stride (input pixels per feature cell) of each selected output."""
+        return {name: self.contract.strides[name] for name in self.outputs}
+
+    @property
+    def channels(self) -> dict[str, int]:
+        """Channel count of each selected output."""
+        return {name: self.contract.channels[name] for name in self.outputs}
+
+    @property
+    def offsets(self) -> dict[str, float]:
+        """Input pixel (y and x, 0-based centres) at which cell (0, 0) of each output is centred;
+        cell (i, j) is centred at ``offset + stride * (i, j)``."""
+        return {name: self.contract.rf_offsets[name] for name in self.outputs}
+
+    @property
+    def receptive_fields(self) -> dict[str, int]:
+        """Receptive-field size (pixels, square) of each selected output."""
+        return {name: self.contract.rf_sizes[name] for name in self.outputs}
+
+    @property
+    def min_input_size(self) -> int:
+        """Smallest patch side giving at least one cell in every selected output."""
+        return self._min_size
+
+    def output_size(self, input_hw) -> dict[str, tuple[int, int]]:
+        """(h, w) of every selected output for an ``input_hw`` = (H, W) patch."""
+        h, w = (int(v) for v in input_hw)
+        if h <= 0 or w <= 0:
+            raise ValueError(f"input size must be positive, got {tuple(input_hw)}")
+        if all(name in self.contract.geometry for name in self.outputs):
+            return {name: self.contract.output_size(name, (h, w)) for name in self.outputs}
+        if (h, w) not in self._sizes:  # no geometry metadata: measure once per size
+            if min(h, w) < self._min_size:
+                return {name: (0, 0) for name in self.outputs}
+            maps = self._run(np.zeros((1, 3, h, w), np.float32))
+            self._sizes[(h, w)] = {name: tuple(m.shape[2:]) for name, m in maps.items()}
+        return dict(self._sizes[(h, w)])
+
+    # ------------------------------------------------------------------ extraction
+
+    def __call__(self, patches) -> dict[str, np.ndarray]:
+        """Features of RGB 0-255 ``patches``: (H,W,3) -> {name: (h,w,C)}, or (N,H,W,3) ->
+        {name: (N,h,w,C)}, float32."""
+        x = np.asarray(patches)
+        if x.dtype.kind not in "uif" or x.dtype == np.float16:
+            raise ValueError(f"patches must be uint8 or float32 RGB values, got dtype {x.dtype}")
+        single = x.ndim == 3
+        if single:
+            x = x[None]
+        if x.ndim != 4 or x.shape[3] != 3 or x.shape[0] == 0:
+            raise ValueError(f"patches must be HxWx3 or NxHxWx3 (N >= 1) RGB, got shape {np.shape(patches)}")
+        if min(x.shape[1:3]) < self._min_size:
+            raise ValueError(
+                f"patch {x.shape[1]}x{x.shape[2]} is smaller than the model's minimum input "
+                f"{self._min_size}x{self._min_size}"
+            )
+        if x.dtype.kind == "f" and not np.isfinite(x).all():
+            raise ValueError("patches contain NaN or infinite values")
+        blob = np.ascontiguousarray(x.transpose(0, 3, 1, 2), dtype=np.float32)
+        maps = self._run(blob)
+        return {
+            name: np.ascontiguousarray(m.transpose(0, 2, 3, 1)[0] if single else m.transpose(0, 2, 3, 1))
+            for name, m in maps.items()
+        }
+
+    def _run(self, blob: np.ndarray) -> dict[str, np.ndarray]:
+        try:
+            maps = self._session.run(list(self.outputs), {INPUT_NAME: blob})
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own exception types
+            raise ModelError(
+                f"onnxruntime failed on a {blob.shape} input: {type(exc).__name__}: {exc}"
+            ) from exc
+        return dict(zip(self.outputs, maps, strict=True))
+
+    # ------------------------------------------------------------------ validation
+
+    def _smallest_input(self) -> int:
+        geometry = self.contract.geometry
+        if not all(name in geometry for name in self.outputs):
+            return max(self.contract.rf_sizes[name] for name in self.outputs)
+        size = 1
+        while any(min(self.contract.output_size(n, (size, size))) < 1 for n in self.outputs):
+            size += 1
+        return size
+
+    def _probe(self) -> None:
+        """Run two blank inputs 16 px apart and check channels, sizes and strides."""
+        base = max(self._min_size, 32)
+        shapes = {}
+        for side in (base, base + 16):
+            maps = self._run(np.zeros((1, 3, side, side + 16), np.float32))
+            shapes[side] = {name: m.shape for name, m in maps.items()}
+            for name, shape in shapes[side].items():
+                if len(shape) != 4 or shape[1] != self.contract.channels[name]:
+                    raise ModelError(
+                        f"{self.model_path}: output {name!r} has shape {shape}, expected "
+                        f"N x {self.contract.channels[name]} x h x w"
+                    )
+                if name in self.contract.geometry:
+                    expected = self.contract.output_size(name, (side, side + 16))
+                    if tuple(shape[2:]) != expected:
+                        raise ModelError(
+                            f"{self.model_path}: output {name!r} is {tuple(shape[2:])} for a "
+                            f"{side}x{side + 16} input; its geometry metadata predicts {expected}"
+                        )
+        for name in self.outputs:
+            grown = shapes[base + 16][name][2] - shapes[base][name][2]
+            if grown * self.contract.strides[name] != 16:
+                raise ModelError(
+                    f"{self.model_path}: output {name!r} grows by {grown} cells per 16 input pixels, "
+                    f"inconsistent with its stride {self.contract.strides[name]}"
+                )
