@@ -1,0 +1,205 @@
+"""fDSST scale filter (ECO configuration): parabola refinement, scale grids, spectrum
+interpolation, model geometry, and end-to-end scale estimation on a synthetic texture."""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from cfvgg_ros.core.contract import TrackerError
+from cfvgg_ros.eco.scale_filter import (
+    ScaleFilter,
+    ScaleFilterConfig,
+    interpolate_response,
+    parabola_peak,
+)
+
+CENTER = (120.0, 120.0)
+BASE_HW = np.array([48.0, 64.0])
+
+
+def _texture(seed=0, size=240):
+    noise = np.random.default_rng(seed).normal(size=(size, size, 3)).astype(np.float32)
+    tex = cv2.GaussianBlur(noise, (0, 0), 2.0)
+    return ((tex - tex.min()) / (tex.max() - tex.min()) * 255).astype(np.uint8)
+
+
+def _render(texture, scale, center=CENTER):
+    """The texture magnified by ``scale`` about ``center`` (row, col)."""
+    cy, cx = center
+    warp = np.array([[scale, 0, (1 - scale) * cx], [0, scale, (1 - scale) * cy]])
+    size = (texture.shape[1], texture.shape[0])
+    return cv2.warpAffine(texture, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_parabola_peak_matches_hand_computed_vertex():
+    # y = -2 (x - 1.3)^2 + 5 sampled at 1, 2, 3: 4.82, 4.02, -0.78
+    xv, yv = parabola_peak([1.0, 2.0, 3.0], [4.82, 4.02, -0.78])
+    assert xv == pytest.approx(1.3) and yv == pytest.approx(5.0)
+    # on ECO's scale grid a^-1, 1, a: y = -(x - 1.005)^2 + 1 -> vertex (1.005, 1)
+    xs = [1 / 1.02, 1.0, 1.02]
+    xv, yv = parabola_peak(xs, [1 - (x - 1.005) ** 2 for x in xs])
+    assert xv == pytest.approx(1.005) and yv == pytest.approx(1.0)
+    # no maximum (convex or straight): the middle point
+    assert parabola_peak([0, 1, 2], [1.0, 0.0, 1.0]) == (1.0, 0.0)
+    assert parabola_peak([0, 1, 2], [0.0, 1.0, 2.0]) == (1.0, 1.0)
+    assert parabola_peak([1, 1, 2], [0.0, 1.0, 0.0]) == (1.0, 1.0)
+
+
+def test_scale_factor_grids():
+    sf = ScaleFilter()
+    factors = sf.scale_factors
+    assert factors.shape == (17,)
+    assert factors[8] == pytest.approx(1.0)
+    # sample n sits n * 33 / 17 interpolated steps of 1.02 from the centre
+    np.testing.assert_allclose(factors, 1.02 ** ((np.arange(17) - 8) * 33 / 17))
+    # 8 * 33 / 17 = 15.529 steps: 1.02^15.529 = exp(15.529 * 0.019803) = 1.3600
+    assert factors[0] == pytest.approx(1 / 1.3600, abs=1e-4) and factors[-1] == pytest.approx(1.3600, abs=1e-4)
+    interp = sf.interp_scale_factors
+    assert interp.shape == (33,)
+    assert interp[0] == 1.0 and interp[1] == pytest.approx(1.02) and interp[32] == pytest.approx(1 / 1.02)
+    assert interp[16] == pytest.approx(1.02**16) and interp[17] == pytest.approx(1.02**-16)
+    # the window is MATLAB's hann(17): zero at both ends, one in the middle
+    assert sf.window[0] == 0 and sf.window[-1] == 0 and sf.window[8] == pytest.approx(1.0)
+
+
+def test_interpolate_response_is_trigonometric_interpolation():
+    k = np.arange(17)
+    signal = 0.3 + np.cos(2 * np.pi * 3 * k / 17 + 0.4)
+    fine = interpolate_response(np.fft.fft(signal), 33)
+    j = np.arange(33)
+    np.testing.assert_allclose(fine, 0.3 + np.cos(2 * np.pi * 3 * j / 33 + 0.4), atol=1e-12)
+
+
+def test_model_size_and_scale_limits():
+    frame = _render(_texture(), 1.0)  # 240 x 240
+    sf = ScaleFilter()
+    sf.init(frame, CENTER, (60.0, 80.0))
+    # 60 x 80 = 4800 px > 512: shrink by sqrt(512 / 4800) -> floor(19.6), floor(26.1)
+    assert sf.scale_model_sz == (19, 26)
+    # target >= 5 px: 1.02^ceil(log(5/60)/log(1.02)) = 1.02^-125; <= frame: 1.02^floor(log(240/80)/log(1.02))
+    assert sf.min_scale_factor == pytest.approx(1.02**-125)
+    assert sf.max_scale_factor == pytest.approx(1.02**55)
+    assert sf.clamp_scale(100.0) == pytest.approx(1.02**55) and sf.clamp_scale(1.3) == 1.3
+    small = ScaleFilter()
+    small.init(frame, CENTER, (10.0, 12.0), current_scale=1.5)  # initial size 15 x 18 < 512 px
+    assert small.scale_model_sz == (15, 18)
+    thin = ScaleFilter()
+    thin.init(frame, CENTER, (4.0, 30.0))  # fHOG needs two cells: at least 8 px
+    assert thin.scale_model_sz == (8, 30)
+
+
+def test_unchanged_target_gives_unit_scale_change():
+    frame = _render(_texture(), 1.0)
+    sf = ScaleFilter()
+    sf.init(frame, CENTER, BASE_HW)
+    change, score = sf.track(frame, CENTER, BASE_HW, 1.0)
+    assert change == pytest.approx(1.0, abs=2e-3)
+    assert score == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("scales", [(1.05, 1.05, 1.1, 1.1), (0.95, 0.95, 0.9, 0.9)])
+@pytest.mark.parametrize(
+    ("texture_size", "base_hw"),
+    [
+        (240, BASE_HW),
+        # a large target: its patches are cut from a region shrunk by 2 first
+        (400, np.array([130.0, 150.0])),
+    ],
+)
+def test_estimates_known_scale_changes(scales, texture_size, base_hw):
+    texture = _texture(size=texture_size)
+    center = (texture_size / 2, texture_size / 2)
+    sf = ScaleFilter()
+    sf.init(_render(texture, 1.0, center), center, base_hw)
+    current = 1.0
+    for i, true_scale in enumerate(scales):
+        frame = _render(texture, true_scale, center)
+        change, score = sf.track(frame, center, base_hw, current)
+        current = sf.clamp_scale(current * change)
+        # fDSST recovers most of a jump at once (the scale window pulls towards no change)
+        # and the rest on the next frame at the same scale
+        tolerance = 0.02 if i % 2 == 0 else 0.01
+        assert current == pytest.approx(true_scale, rel=tolerance), (i, true_scale, current)
+        assert score > 0.5
+        sf.update(frame, center, base_hw, current)
+
+
+class _ShiftedSamples(ScaleFilter):
+    """Feeds a fixed random sample matrix, circularly shifted along the scales."""
+
+    def __init__(self):
+        super().__init__()
+        self.samples = np.random.default_rng(3).normal(size=(124, 17)).astype(np.float32)
+        self.shift = 0
+
+    def extract_samples(self, frame, center_yx, base_target_sz_hw, current_scale):
+        return np.roll(self.samples, self.shift, axis=1)
+
+
+@pytest.mark.parametrize("shift", [-2, -1, 1, 2, 3])
+def test_circular_shift_of_the_samples_is_recovered(shift):
+    # with the scale window switched off, a shift by n samples is exactly a scale change of
+    # 1.02^(n * 33 / 17); the parabola refines it to within a small fraction of a step
+    sf = _ShiftedSamples()
+    sf.window = np.ones_like(sf.window)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    sf.init(frame, (32, 32), (20, 20))
+    sf.shift = shift
+    change, score = sf.track(frame, (32, 32), (20, 20), 1.0)
+    assert math.log(change) / math.log(1.02) == pytest.approx(shift * 33 / 17, abs=0.05)
+    assert score == pytest.approx(1.0, abs=0.01)
+
+
+def test_targets_at_the_border_and_grey_frames():
+    frame = _render(_texture(), 1.0)
+    sf = ScaleFilter()
+    sf.init(frame, (3.0, 236.0), BASE_HW)  # mostly outside: replicated borders
+    change, score = sf.track(frame, (3.0, 236.0), BASE_HW, 1.0)
+    assert math.isfinite(change) and math.isfinite(score)
+    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    sf_grey = ScaleFilter()
+    sf_grey.init(grey, CENTER, BASE_HW)
+    assert sf_grey.track(grey, CENTER, BASE_HW, 1.0)[0] == pytest.approx(1.0, abs=2e-3)
+    # a very large scale subsamples the frame first
+    sf.update(frame, CENTER, BASE_HW, 3.0)
+    assert math.isfinite(sf.track(frame, CENTER, BASE_HW, 3.0)[0])
+
+
+def test_rejects_bad_calls_and_configs():
+    frame = _render(_texture(), 1.0)
+    sf = ScaleFilter()
+    with pytest.raises(TrackerError):
+        sf.track(frame, CENTER, BASE_HW, 1.0)
+    with pytest.raises(TrackerError):
+        sf.update(frame, CENTER, BASE_HW, 1.0)
+    with pytest.raises(TrackerError):
+        sf.init(frame.astype(np.float32), CENTER, BASE_HW)
+    with pytest.raises(TrackerError):
+        sf.init(frame[:, :, :2], CENTER, BASE_HW)
+    with pytest.raises(TrackerError):
+        sf.init(frame, CENTER, (0.0, 10.0))
+    with pytest.raises(TrackerError):
+        sf.init(frame, (np.nan, 3.0), BASE_HW)
+    with pytest.raises(TrackerError):
+        sf.init(frame, CENTER, BASE_HW, current_scale=-1.0)
+    with pytest.raises(TrackerError):
+        sf.init(frame, (1.0, 2.0, 3.0), BASE_HW)
+    for bad in (
+        {"number_of_scales": 2},
+        {"number_of_interp_scales": 9},
+        {"scale_step": 1.0},
+        {"learning_rate": 0.0},
+        {"reg_lambda": 0.0},
+        {"cell_size": 4, "min_model_px": 4},
+        {"num_compressed_dim": 0},
+    ):
+        with pytest.raises(ValueError):
+            ScaleFilterConfig(**bad)
+    # fewer compressed dimensions still works
+    sf_small = ScaleFilter(ScaleFilterConfig(num_compressed_dim=5))
+    sf_small.init(frame, CENTER, BASE_HW)
+    assert sf_small.track(frame, CENTER, BASE_HW, 1.0)[0] == pytest.approx(1.0, abs=5e-3)
