@@ -34,6 +34,8 @@ setup(
             "cfvgg-bench = cfvgg_ros.cli.bench:main",
             "cfvgg-convert = cfvgg_ros.cli.convert:main",
             "cfvgg-demo = cfvgg_ros.cli.demo:main",
+            "cfvgg-train = cfvgg_ros.cli.train:main",
+            "cfvgg-export = cfvgg_ros.cli.export:main",
         ],
     },
 )
