@@ -36,6 +36,9 @@ setup(
             "cfvgg-demo = cfvgg_ros.cli.demo:main",
             "cfvgg-train = cfvgg_ros.cli.train:main",
             "cfvgg-export = cfvgg_ros.cli.export:main",
+            "cfvgg-bag = cfvgg_ros.cli.bag:main",
+            "cfvgg-track = cfvgg_ros.cli.track:main",
+            "track_node = cfvgg_ros.ros.track_node:main",
         ],
     },
 )

@@ -46,7 +46,7 @@ def share_dir() -> Path:
 
         try:
             return Path(get_package_share_directory("cfvgg_ros"))
-        except (PackageNotFoundError, ValueError, LookupError):
+        except (PackageNotFoundError, ValueError, LookupError, OSError):
             pass
     except ImportError:
         pass

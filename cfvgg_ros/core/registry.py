@@ -17,6 +17,10 @@ _LAZY: dict[str, str] = {
     "opencv-kcf": "cfvgg_ros.peers:OpenCVTracker.kcf",
     "opencv-mosse": "cfvgg_ros.peers:OpenCVTracker.mosse",
     "opencv-nano": "cfvgg_ros.peers:NanoTracker",
+    "kcf": "cfvgg_ros.kcf:create_kcf",
+    "fkcf": "cfvgg_ros.kcf:create_fkcf",
+    "strcf": "cfvgg_ros.strcf:create_strcf",
+    "fdeepstrcf": "cfvgg_ros.strcf:create_fdeepstrcf",
 }
 _FACTORIES: dict[str, Callable[..., Tracker]] = {}
 

@@ -1,0 +1,464 @@
+"""KCF: kernelized correlation filter tracker (Henriques et al., "High-Speed Tracking with
+Kernelized Correlation Filters", TPAMI 2015) with a Gaussian kernel, on one CF-VGG feature
+level (``fkcf``, as in Table V of the CF-VGG paper) or on fHOG (the original KCF).
+
+Also holds the small correlation-filter building blocks the STRCF tracker reuses: cosine
+window, rolled Gaussian label, patch sampling, minimum-max CNN feature normalisation and
+Newton refinement of a response peak on its Fourier series.
+
+All FFTs are real-input (``scipy.fft.rfft2``, one worker) in float32 / complex64.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import scipy.fft as sfft
+
+from .core.contract import Tracker, TrackerError, TrackResult
+
+FeatureFn = Callable[[np.ndarray], np.ndarray]
+"""Maps an image patch (S_h, S_w, 3) uint8 RGB to a feature map (S_h/cell, S_w/cell, C) float32."""
+
+CNN_LEVELS = ("low", "mid", "high")
+
+
+# --------------------------------------------------------------------------- FFT helpers
+def rfft2(x: np.ndarray) -> np.ndarray:
+    """2-D real FFT over the first two axes (one worker, complex64 for float32 input)."""
+    return sfft.rfft2(x, axes=(0, 1), workers=1)
+
+
+def irfft2(xf: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Inverse of :func:`rfft2` for a spatial ``shape`` (rows, cols)."""
+    return sfft.irfft2(xf, s=shape, axes=(0, 1), workers=1)
+
+
+def half_spectrum_energy(xf: np.ndarray, shape: tuple[int, int]) -> float:
+    """Squared norm ``sum x^2`` of a real (H, W, ...) signal from its :func:`rfft2` half
+    spectrum (Parseval, counting the columns that stand for two conjugate columns twice)."""
+    h, w = shape
+    power = np.abs(xf.astype(np.complex128)) ** 2
+    total = 2.0 * power.sum() - power[:, 0].sum()
+    if w % 2 == 0:
+        total -= power[:, -1].sum()
+    return float(total / (h * w))
+
+
+def cosine_window(height: int, width: int) -> np.ndarray:
+    """Separable Hann window ``hann(h) hann(w)^T`` (MATLAB's symmetric ``hann``), float32."""
+    if height < 1 or width < 1:
+        raise ValueError(f"window size must be positive, got {height}x{width}")
+    return np.outer(np.hanning(height), np.hanning(width)).astype(np.float32)
+
+
+def gaussian_label(height: int, width: int, sigma: float) -> np.ndarray:
+    """Gaussian regression target ``exp(-(dy^2 + dx^2) / (2 sigma^2))`` with its peak at
+    index (0, 0) and circular offsets (KCF's ``gaussian_shaped_labels``), float32."""
+    if sigma <= 0:
+        raise ValueError(f"label sigma must be positive, got {sigma}")
+    dy = (np.arange(height) + height // 2) % height - height // 2
+    dx = (np.arange(width) + width // 2) % width - width // 2
+    d2 = dy[:, None].astype(np.float64) ** 2 + dx[None, :].astype(np.float64) ** 2
+    return np.exp(-0.5 * d2 / sigma**2).astype(np.float32)
+
+
+def minmax_normalise(features: np.ndarray, eps: float = 1e-7) -> np.ndarray:
+    """Per-channel min-max normalisation of a CNN map to [0, 1] (as STRCF's
+    ``extract_features`` does for CNN layers), float32."""
+    lo = features.min(axis=(0, 1), keepdims=True)
+    hi = features.max(axis=(0, 1), keepdims=True) + eps
+    return ((features - lo) / (hi - lo)).astype(np.float32)
+
+
+def cnn_map_to_grid(
+    features: np.ndarray, stride: float, offset: float, grid_hw: tuple[int, int], cell_hw: tuple[float, float]
+) -> np.ndarray:
+    """Resample a CNN map (cell (i, j) centred at patch pixel ``offset + stride * (i, j)``) onto
+    a feature grid whose cell (i, j) is centred at ``((i, j) + 0.5) * cell - 0.5`` (the grid
+    fHOG uses), so all features of a patch are aligned. Box-filters first when the grid is
+    coarser than the map (e.g. ``low``, stride 2, onto cell 4: 2x2 average pooling), then
+    samples bilinearly with replicated borders. Returns (grid_h, grid_w, C) float32."""
+    import cv2
+
+    fmap = np.ascontiguousarray(features, dtype=np.float32)
+    if fmap.ndim != 3:
+        raise ValueError(f"feature map must be (h, w, C), got shape {fmap.shape}")
+    shift = [0.0, 0.0]
+    ratio = min(cell_hw) / float(stride)
+    if ratio >= 1.5:
+        k = int(round(ratio))
+        fmap = cv2.blur(fmap, (k, k), borderType=cv2.BORDER_REPLICATE)
+        if fmap.ndim == 2:
+            fmap = fmap[:, :, None]
+        # cv2.blur's box covers i - k//2 .. i - k//2 + k - 1: its centre sits at i + shift.
+        shift = [(k - 1) / 2.0 - k // 2] * 2
+    ay, ax = cell_hw[0] / stride, cell_hw[1] / stride
+    by = (0.5 * cell_hw[0] - 0.5 - offset) / stride - shift[0]
+    bx = (0.5 * cell_hw[1] - 0.5 - offset) / stride - shift[1]
+    matrix = np.array([[ax, 0.0, bx], [0.0, ay, by]], dtype=np.float64)
+    out = cv2.warpAffine(
+        fmap, matrix, (int(grid_hw[1]), int(grid_hw[0])),
+        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
+    )
+    return out[:, :, None] if out.ndim == 2 else out
+
+
+# ------------------------------------------------------------------------ patch sampling
+def sample_patch(
+    frame: np.ndarray, center_yx: tuple[float, float], region_hw: tuple[int, int], out_hw: tuple[int, int]
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Crop a ``region_hw`` (rows, cols) pixel region centred at ``center_yx`` (pixel-index
+    coordinates) with replicated borders, resized to ``out_hw``.
+
+    The region's top-left corner is rounded to whole pixels (as STRCF/KCF's ``get_pixels``);
+    returns the patch (uint8) and the exact frame coordinates of the patch centre.
+    """
+    import cv2
+
+    rh, rw = max(1, int(region_hw[0])), max(1, int(region_hw[1]))
+    top = int(math.floor(center_yx[0] - (rh - 1) / 2.0 + 0.5))
+    left = int(math.floor(center_yx[1] - (rw - 1) / 2.0 + 0.5))
+    fh, fw = frame.shape[:2]
+    # In-frame part of the region, then replicate its edge rows/columns for the rest.
+    y0, y1 = min(max(top, 0), fh - 1), max(min(top + rh, fh), 1)
+    x0, x1 = min(max(left, 0), fw - 1), max(min(left + rw, fw), 1)
+    region = frame[y0:y1, x0:x1]
+    if region.shape[:2] != (rh, rw):
+        pad_top, pad_left = y0 - top, x0 - left
+        pad_bottom, pad_right = rh - pad_top - region.shape[0], rw - pad_left - region.shape[1]
+        if min(pad_top, pad_left, pad_bottom, pad_right) < 0:  # region entirely outside the frame
+            rows = np.clip(np.arange(top, top + rh), 0, fh - 1)
+            cols = np.clip(np.arange(left, left + rw), 0, fw - 1)
+            region = frame[rows[:, None], cols[None, :]]
+        else:
+            region = cv2.copyMakeBorder(np.ascontiguousarray(region), pad_top, pad_bottom, pad_left, pad_right,
+                                        cv2.BORDER_REPLICATE)
+    oh, ow = int(out_hw[0]), int(out_hw[1])
+    if (rh, rw) != (oh, ow):
+        interp = cv2.INTER_AREA if rh * rw > oh * ow else cv2.INTER_LINEAR
+        region = cv2.resize(np.ascontiguousarray(region), (ow, oh), interpolation=interp)
+    centre = (top + (rh - 1) / 2.0, left + (rw - 1) / 2.0)
+    return np.ascontiguousarray(region), centre
+
+
+# ------------------------------------------------------------------ peak localisation
+def wrap_offset(index: float, size: int) -> float:
+    """Map a circular index in [0, size) to a signed displacement in [-size/2, size/2)."""
+    return ((index + size / 2.0) % size) - size / 2.0
+
+
+def refine_peak(
+    response_f: np.ndarray, shape: tuple[int, int], start_yx: tuple[float, float], iterations: int = 5
+) -> tuple[float, float, float]:
+    """Newton's method on the Fourier series of a real response (STRCF/ECO's
+    ``resp_newton``): maximise r(y, x) = (1/HW) sum_k R_k exp(2 pi i (k_y y/H + k_x x/W))
+    starting at ``start_yx``. ``response_f`` is the half spectrum (``rfft2``) of the response.
+
+    Returns (y, x, value) with y, x in [0, H) x [0, W) (circular grid coordinates).
+    """
+    h, w = shape
+    wh = response_f.shape[1]
+    ky = 2j * np.pi * (sfft.fftfreq(h) * h) / h
+    kx = 2j * np.pi * np.arange(wh) / w
+    # Hermitian weights: columns 1..(W-1)//2 stand for two conjugate columns each.
+    weights = np.full(wh, 2.0)
+    weights[0] = 1.0
+    if w % 2 == 0:
+        weights[-1] = 1.0
+    spec = response_f.astype(np.complex128) / float(h * w)
+    y, x = float(start_yx[0]), float(start_yx[1])
+
+    def terms(yy: float, xx: float):
+        ey = np.exp(ky * yy)
+        ex = np.exp(kx * xx) * weights
+        rex = spec @ ex
+        rbx = spec @ (kx * ex)
+        rbbx = spec @ (kx * kx * ex)
+        value = np.real(ey @ rex)
+        grad = np.array([np.real((ky * ey) @ rex), np.real(ey @ rbx)])
+        hess = np.array(
+            [
+                [np.real((ky * ky * ey) @ rex), np.real((ky * ey) @ rbx)],
+                [np.real((ky * ey) @ rbx), np.real(ey @ rbbx)],
+            ]
+        )
+        return value, grad, hess
+
+    value, grad, hess = terms(y, x)
+    for _ in range(max(0, iterations)):
+        det = hess[0, 0] * hess[1, 1] - hess[0, 1] ** 2
+        if not (hess[0, 0] < 0 and det > 0):
+            break  # not a local maximum's basin: keep the current point
+        step = np.linalg.solve(hess, grad)
+        step = np.clip(step, -1.0, 1.0)  # never jump further than one cell per iteration
+        new_value, new_grad, new_hess = terms(y - step[0], x - step[1])
+        if new_value < value:
+            break
+        y, x = y - step[0], x - step[1]
+        value, grad, hess = new_value, new_grad, new_hess
+    return y % h, x % w, float(value)
+
+
+# -------------------------------------------------------------------------- KCF maths
+def gaussian_correlation(
+    xf: np.ndarray, x_sq: float, zf: np.ndarray, z_sq: float, sigma: float, shape: tuple[int, int]
+) -> np.ndarray:
+    """Gaussian kernel correlation of KCF eq. (31), multi-channel (half spectra in, half
+    spectrum out):
+
+        k^{xz} = exp(-(||x||^2 + ||z||^2 - 2 F^{-1}(sum_c xf_c^* . zf_c)) / (sigma^2 N))
+
+    with N = H W C (as in the authors' code); ``x_sq``/``z_sq`` are the squared norms.
+    ``k^{xz}[n] = kappa(x, z shifted by -n)``, i.e. ``z[m + n]`` compared with ``x[m]``.
+    """
+    h, w = shape
+    n = h * w * xf.shape[2]
+    cross = irfft2(np.sum(np.conj(xf) * zf, axis=2), shape)
+    dist = np.maximum(0.0, (x_sq + z_sq - 2.0 * cross) / n)
+    k = np.exp(-dist / (sigma * sigma)).astype(np.float32)
+    return rfft2(k)
+
+
+def gaussian_kernel_correlation(x: np.ndarray, z: np.ndarray, sigma: float) -> np.ndarray:
+    """Spatial-domain convenience wrapper of :func:`gaussian_correlation` for (H, W, C) maps;
+    returns the (H, W) kernel correlation."""
+    x = np.asarray(x, dtype=np.float32)
+    z = np.asarray(z, dtype=np.float32)
+    if x.ndim == 2:
+        x, z = x[:, :, None], z[:, :, None]
+    if x.shape != z.shape:
+        raise ValueError(f"x and z must have the same shape, got {x.shape} and {z.shape}")
+    shape = x.shape[:2]
+    kf = gaussian_correlation(rfft2(x), float(np.sum(x * x)), rfft2(z), float(np.sum(z * z)), sigma, shape)
+    return irfft2(kf, shape)
+
+
+def kcf_train(kf: np.ndarray, yf: np.ndarray, lam: float) -> np.ndarray:
+    """Kernel ridge regression in the dual (KCF eq. (17)): alpha_hat = y_hat / (k_hat^{xx} + lambda)."""
+    return yf / (kf + lam)
+
+
+def kcf_detect(alphaf: np.ndarray, kzf: np.ndarray) -> np.ndarray:
+    """Response spectrum of KCF eq. (22): f_hat(z) = k_hat^{xz} . alpha_hat (half spectrum)."""
+    return alphaf * kzf
+
+
+# ---------------------------------------------------------------------- feature makers
+def make_hog_features(cell_size: int = 4) -> FeatureFn:
+    """fHOG (31 channels) of a patch, unnormalised (as in the original KCF)."""
+    from .features.fhog import fhog
+
+    def extract(patch: np.ndarray) -> np.ndarray:
+        return np.asarray(fhog(patch, cell_size=cell_size), dtype=np.float32)
+
+    return extract
+
+
+def make_cnn_level_features(level: str, cell_size: int = 4, model_path: str | None = None) -> FeatureFn:
+    """One CF-VGG level (``low``/``mid``/``high``; native cell = the level's stride) resampled to a
+    ``cell_size`` grid over the patch (area pooling for ``low``, bilinear up-sampling for
+    ``mid``/``high``, as HCF-style trackers do) and min-max normalised per channel."""
+    if level not in CNN_LEVELS:
+        raise ValueError(f"level must be one of {CNN_LEVELS}, got {level!r}")
+    from .features.cnn import CNNFeatures, default_model_path
+
+    network = CNNFeatures(str(model_path) if model_path else str(default_model_path()), outputs=(level,))
+    stride, offset = network.strides[level], network.offsets[level]
+
+    def extract(patch: np.ndarray) -> np.ndarray:
+        fmap = np.asarray(network(patch)[level], dtype=np.float32)
+        grid_hw = (patch.shape[0] // cell_size, patch.shape[1] // cell_size)
+        grid = cnn_map_to_grid(fmap, stride, offset, grid_hw, (float(cell_size), float(cell_size)))
+        return minmax_normalise(grid)
+
+    return extract
+
+
+# ---------------------------------------------------------------------------- tracker
+@dataclass(frozen=True)
+class KCFConfig:
+    """KCF settings (defaults: the KCF paper's Gaussian-kernel HOG settings).
+
+    ``features``: ``"cnn"`` (one CF-VGG ``level``) or ``"hog"``. ``interp_factor`` None picks
+    0.02 for HOG (KCF) and 0.01 for CNN features (the deep-feature CF rate of HCF, Ma et al.
+    ICCV 2015). The search window is the target enlarged by ``1 + padding``; the image is
+    rescaled once so the window area lies in [``min_sample_area``, ``max_sample_area``]
+    pixels (KCF itself halves the image for targets above 100 px; this generalises it).
+    ``cell_size`` is the grid cell in sample pixels (4, KCF's HOG cell); a CNN level's map
+    (native cell = its stride: low 2, mid 8, high 16) is pooled / up-sampled onto that grid as
+    HCF does (``cell_size=16`` with ``level="high"`` keeps the native grid). ``subpixel``
+    refines the peak by Newton steps on the response's Fourier series.
+    """
+
+    features: str = "cnn"
+    level: str = "mid"
+    model_path: str | None = None
+    padding: float = 1.5
+    regularization: float = 1e-4
+    output_sigma_factor: float = 0.1
+    interp_factor: float | None = None
+    kernel_sigma: float = 0.5
+    cell_size: int = 4
+    min_sample_area: float | None = None
+    max_sample_area: float | None = None
+    subpixel: bool = True
+
+    def __post_init__(self) -> None:
+        if self.features not in ("cnn", "hog"):
+            raise ValueError(f"features must be 'cnn' or 'hog', got {self.features!r}")
+        if self.level not in CNN_LEVELS:
+            raise ValueError(f"level must be one of {CNN_LEVELS}, got {self.level!r}")
+        for name in ("padding", "regularization", "output_sigma_factor", "kernel_sigma"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
+        if self.cell_size < 1:
+            raise ValueError(f"cell_size must be >= 1, got {self.cell_size}")
+        if self.interp_factor is not None and not 0 < self.interp_factor <= 1:
+            raise ValueError(f"interp_factor must be in (0, 1], got {self.interp_factor}")
+
+    @property
+    def learning_rate(self) -> float:
+        if self.interp_factor is not None:
+            return self.interp_factor
+        return 0.02 if self.features == "hog" else 0.01
+
+    @property
+    def sample_area_range(self) -> tuple[float, float]:
+        default = (80.0**2, 160.0**2) if self.features == "hog" else (150.0**2, 250.0**2)
+        lo = default[0] if self.min_sample_area is None else float(self.min_sample_area)
+        hi = default[1] if self.max_sample_area is None else float(self.max_sample_area)
+        if not 0 < lo <= hi:
+            raise ValueError(f"need 0 < min_sample_area <= max_sample_area, got {lo}, {hi}")
+        return lo, hi
+
+
+class KCFTracker(Tracker):
+    """Gaussian-kernel KCF at a fixed scale (the original KCF has no scale estimation)."""
+
+    name = "fkcf"
+
+    def __init__(self, config: KCFConfig | None = None, feature_fn: FeatureFn | None = None) -> None:
+        super().__init__()
+        self.config = config or KCFConfig()
+        self._feature_fn = feature_fn
+
+    def _features(self) -> FeatureFn:
+        if self._feature_fn is None:
+            cfg = self.config
+            if cfg.features == "hog":
+                self._feature_fn = make_hog_features(cfg.cell_size)
+            else:
+                self._feature_fn = make_cnn_level_features(cfg.level, cfg.cell_size, cfg.model_path)
+        return self._feature_fn
+
+    def _extract(self, frame: np.ndarray, center: tuple[float, float]):
+        patch, centre = sample_patch(frame, center, self._region_hw, self._patch_hw)
+        feat = np.asarray(self._features()(patch), dtype=np.float32)
+        if feat.ndim == 2:
+            feat = feat[:, :, None]
+        if feat.shape[:2] != self._grid:
+            raise TrackerError(f"feature map {feat.shape[:2]} does not match the expected grid {self._grid}")
+        feat = feat * self._window[:, :, None]
+        return rfft2(feat), float(np.sum(feat * feat)), centre
+
+    def _init(self, frame: np.ndarray, box) -> None:
+        cfg = self.config
+        x, y, w, h = box
+        self._target_hw = (h, w)
+        self._pos = (y + (h - 1) / 2.0, x + (w - 1) / 2.0)
+        window_hw = (h * (1 + cfg.padding), w * (1 + cfg.padding))
+        lo, hi = cfg.sample_area_range
+        area = window_hw[0] * window_hw[1]
+        self._scale = math.sqrt(area / hi) if area > hi else (math.sqrt(area / lo) if area < lo else 1.0)
+        cell = cfg.cell_size
+        self._grid = (
+            max(3, int(window_hw[0] / self._scale) // cell),
+            max(3, int(window_hw[1] / self._scale) // cell),
+        )
+        self._patch_hw = (self._grid[0] * cell, self._grid[1] * cell)
+        self._region_hw = (
+            max(1, round(self._patch_hw[0] * self._scale)),
+            max(1, round(self._patch_hw[1] * self._scale)),
+        )
+        self._window = cosine_window(*self._grid)
+        sigma = math.sqrt(h * w) / self._scale * cfg.output_sigma_factor / cell
+        self._yf = rfft2(gaussian_label(*self._grid, sigma))
+        xf, x_sq, _ = self._extract(frame, self._pos)
+        kf = gaussian_correlation(xf, x_sq, xf, x_sq, cfg.kernel_sigma, self._grid)
+        self._model_alphaf = kcf_train(kf, self._yf, cfg.regularization)
+        self._model_xf = xf
+        self._model_x_sq = x_sq
+
+    def _update(self, frame: np.ndarray) -> TrackResult:
+        cfg = self.config
+        zf, z_sq, centre = self._extract(frame, self._pos)
+        kzf = gaussian_correlation(self._model_xf, self._model_x_sq, zf, z_sq, cfg.kernel_sigma, self._grid)
+        resp_f = kcf_detect(self._model_alphaf, kzf)
+        response = irfft2(resp_f, self._grid)
+        py, px = np.unravel_index(int(np.argmax(response)), response.shape)
+        peak = float(response[py, px])
+        if cfg.subpixel:
+            fy, fx, peak = refine_peak(resp_f, self._grid, (float(py), float(px)))
+        else:
+            fy, fx = float(py), float(px)
+        dy, dx = wrap_offset(fy, self._grid[0]), wrap_offset(fx, self._grid[1])
+        step_y = self._region_hw[0] / self._grid[0]
+        step_x = self._region_hw[1] / self._grid[1]
+        fh, fw = frame.shape[:2]
+        self._pos = (
+            min(max(centre[0] + dy * step_y, 0.0), fh - 1.0),
+            min(max(centre[1] + dx * step_x, 0.0), fw - 1.0),
+        )
+        # Model update at the new position (KCF eq. (17) + linear interpolation).
+        xf, x_sq, _ = self._extract(frame, self._pos)
+        kf = gaussian_correlation(xf, x_sq, xf, x_sq, cfg.kernel_sigma, self._grid)
+        alphaf = kcf_train(kf, self._yf, cfg.regularization)
+        eta = cfg.learning_rate
+        self._model_alphaf = (1 - eta) * self._model_alphaf + eta * alphaf
+        self._model_xf = (1 - eta) * self._model_xf + eta * xf
+        self._model_x_sq = half_spectrum_energy(self._model_xf, self._grid)
+        h, w = self._target_hw
+        box = (self._pos[1] - (w - 1) / 2.0, self._pos[0] - (h - 1) / 2.0, w, h)
+        return TrackResult(box=tuple(float(v) for v in box), score=peak)
+
+
+def _config_from(params: dict, base: KCFConfig) -> KCFConfig:
+    known = {f.name for f in fields(KCFConfig)}
+    unknown = set(params) - known
+    if unknown:
+        raise TypeError(f"unknown KCF parameter(s) {sorted(unknown)}; known: {sorted(known)}")
+    return replace(base, **params)
+
+
+def create_fkcf(feature_fn: FeatureFn | None = None, **params) -> KCFTracker:
+    """fKCF: Gaussian KCF on one CF-VGG level (``level="low"|"mid"|"high"``, default ``mid``);
+    ``features="hog"`` gives the fHOG KCF. Other keywords: :class:`KCFConfig` fields."""
+    return KCFTracker(_config_from(params, KCFConfig()), feature_fn=feature_fn)
+
+
+def create_kcf(feature_fn: FeatureFn | None = None, **params) -> KCFTracker:
+    """The original KCF (Gaussian kernel on fHOG, cell 4)."""
+    return KCFTracker(_config_from(params, KCFConfig(features="hog")), feature_fn=feature_fn)
+
+
+__all__ = [
+    "KCFConfig",
+    "KCFTracker",
+    "cnn_map_to_grid",
+    "cosine_window",
+    "create_fkcf",
+    "create_kcf",
+    "gaussian_correlation",
+    "gaussian_kernel_correlation",
+    "gaussian_label",
+    "half_spectrum_energy",
+    "kcf_detect",
+    "kcf_train",
+    "refine_peak",
+    "sample_patch",
+    "wrap_offset",
+]
