@@ -11,6 +11,16 @@
 
 Squared norms are summed over each sample's elements and averaged over the batch, as the paper
 writes them; ``reduction="mean"`` averages over elements instead.
+
+The DCF regulariser is *relative* by default in :func:`tracking_loss`: the lambda of Eq. 2 is
+``reg`` times the mean spectral energy of the template features. The features are not
+normalised and their energy differs by orders of magnitude between levels (low ~1e4-1e9 per
+frequency, high ~1e-2-1e3 for the CF-VGG student at 128 px), so a fixed lambda = 1e-4 is zero
+for some levels and dominant for others, and the network can lower or raise the effective
+regularisation just by rescaling its features (weight decay shrinks them towards the regime
+where lambda dominates and the response vanishes: loss -> ||g||^2). With the relative form the
+response is invariant to the feature scale and the same ``reg`` means the same filter on
+every level.
 """
 
 from __future__ import annotations
@@ -45,34 +55,52 @@ def cosine_window(size: tuple[int, int], dtype=torch.float32) -> torch.Tensor:
     return wy[:, None] * wx[None, :]
 
 
-def dcf_response(
-    template: torch.Tensor, search: torch.Tensor, label: torch.Tensor, reg: float
-) -> torch.Tensor:
-    """Correlation response r (N x h x w) of search features (N x D x h x w) to the filter
-    learned in closed form on template features with label y (N x h x w or h x w):
+RELATIVE_REG_FLOOR = 1e-6  # absolute floor of the relative regulariser (all-zero features)
 
-        w_hat_d = conj(y_hat) * x_hat_d / (sum_i x_hat_i * conj(x_hat_i) + reg)      (Eq. 2)
+
+def dcf_response(
+    template: torch.Tensor, search: torch.Tensor, label: torch.Tensor, reg: float, relative: bool = False
+) -> torch.Tensor:
+    """Correlation response r (M x h x w) of search features (M x D x h x w) to the filter
+    learned in closed form on template features (N x D x h x w) with label y (N x h x w or h x w):
+
+        w_hat_d = conj(y_hat) * x_hat_d / (sum_i x_hat_i * conj(x_hat_i) + lambda)   (Eq. 2)
         r = IDFT(sum_d conj(w_hat_d) * z_hat_d)                                      (Eq. 3)
 
+    i.e. r_hat = y_hat * sum_d conj(x_hat_d) z_hat_d / (E + lambda): a correlation, so the peak
+    of r sits at the template label's peak moved by the displacement of z relative to x.
+    ``lambda = reg`` when ``relative`` is False; otherwise ``lambda = reg * mean_k E(k)`` per
+    template, where mean_k E(k) = sum_{d,p} x_d[p]^2 by Parseval (the DFT is unnormalised), plus
+    :data:`RELATIVE_REG_FLOOR`; r is then invariant to the scale of the features.
+    M = N * K: search patches n*K .. n*K + K - 1 are correlated with the filter of template n
+    (K > 1: the positive and negative samples of the online adaptation, Eq. 10).
     Real signals: rfft2 / irfft2 over the last two axes."""
-    if template.shape != search.shape or template.ndim != 4:
+    if template.ndim != 4 or search.ndim != 4 or template.shape[1:] != search.shape[1:]:
         raise ValueError(
-            f"template and search features must both be N x D x h x w, got {tuple(template.shape)} "
-            f"and {tuple(search.shape)}"
+            f"template and search features must be N x D x h x w and N*K x D x h x w, got "
+            f"{tuple(template.shape)} and {tuple(search.shape)}"
         )
+    n, m = template.shape[0], search.shape[0]
+    if n == 0 or m % n:
+        raise ValueError(f"{m} search patches cannot be split evenly over {n} templates")
     if reg <= 0:
         raise ValueError(f"the DCF regulariser must be positive, got {reg}")
     size = template.shape[-2:]
     if label.shape[-2:] != size:
         raise ValueError(f"label size {tuple(label.shape[-2:])} differs from the feature size {tuple(size)}")
-    x_hat = torch.fft.rfft2(template)
-    z_hat = torch.fft.rfft2(search)
+    x_hat = torch.fft.rfft2(template)  # N x D x h x w'
+    z_hat = torch.fft.rfft2(search).unflatten(0, (n, m // n))  # N x K x D x h x w'
     y_hat = torch.fft.rfft2(label)
-    if y_hat.ndim == 3:
-        y_hat = y_hat.unsqueeze(1)
-    energy = (x_hat * x_hat.conj()).real.sum(dim=1, keepdim=True) + reg
-    w_hat = y_hat.conj() * x_hat / energy
-    return torch.fft.irfft2((w_hat.conj() * z_hat).sum(dim=1), s=size)
+    y_hat = y_hat.view(-1, 1, *y_hat.shape[-2:])  # N (or 1) x 1 x h x w'
+    energy = (x_hat.real.square() + x_hat.imag.square()).sum(dim=1, keepdim=True)
+    if relative:
+        scale = template.square().sum(dim=(1, 2, 3)).view(-1, 1, 1, 1)
+        energy = energy + (reg * scale + RELATIVE_REG_FLOOR)
+    else:
+        energy = energy + reg
+    conj_w_hat = y_hat * x_hat.conj() / energy  # conj(w_hat) of Eq. 2 (the label is real)
+    response_hat = (conj_w_hat.unsqueeze(1) * z_hat).sum(dim=2)  # N x K x h x w'
+    return torch.fft.irfft2(response_hat, s=size).flatten(0, 1)
 
 
 def _squared_error(a: torch.Tensor, b: torch.Tensor, reduction: str) -> torch.Tensor:
@@ -90,21 +118,26 @@ def tracking_loss(
     reg: float,
     window: bool = True,
     reduction: str = "sum",
+    relative_reg: bool = True,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Multi-level correlation tracking loss sum_l ||r_l - g_l||^2 (Eqs. 6 and 8).
 
     Per level: the DCF is learned on the template features with ``template_labels[l]`` (the
     Gaussian at the target position in the template), applied to the search features, and
     the response is compared with ``search_labels[l]`` (the Gaussian at the target position in
-    the search patch). ``window`` tapers both feature maps with a cosine window first.
-    Returns the total and the per-level terms."""
+    the search patch). ``window`` tapers both feature maps with a cosine window first;
+    ``reg`` is relative to the template's feature energy when ``relative_reg`` (module
+    docstring). ``search`` may hold several search patches per template (N*K x D x h x w with
+    N templates; labels N*K x h x w): the filter of template n is applied to search patches
+    n*K .. n*K + K - 1 (used by the online adaptation, Eq. 10). Returns the total and the
+    per-level terms."""
     terms = {}
     for level in template_labels:
         x, z = template[level], search[level]
         if window:
             taper = cosine_window(x.shape[-2:], dtype=x.dtype).to(x.device)
             x, z = x * taper, z * taper
-        response = dcf_response(x, z, template_labels[level], reg)
+        response = dcf_response(x, z, template_labels[level], reg, relative_reg)
         terms[level] = _squared_error(response, search_labels[level], reduction)
     if not terms:
         raise ValueError("tracking_loss needs at least one level")
