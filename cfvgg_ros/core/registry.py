@@ -17,6 +17,8 @@ _LAZY: dict[str, str] = {
     "opencv-kcf": "cfvgg_ros.peers:OpenCVTracker.kcf",
     "opencv-mosse": "cfvgg_ros.peers:OpenCVTracker.mosse",
     "opencv-nano": "cfvgg_ros.peers:NanoTracker",
+    "feco": "cfvgg_ros.eco.tracker:create_feco",
+    "eco-hc": "cfvgg_ros.eco.tracker:create_eco_hc",
     "kcf": "cfvgg_ros.kcf:create_kcf",
     "fkcf": "cfvgg_ros.kcf:create_fkcf",
     "strcf": "cfvgg_ros.strcf:create_strcf",

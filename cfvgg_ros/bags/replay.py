@@ -1,0 +1,139 @@
+"""Replay a sequence through the tracking node over real DDS and score what it published.
+
+The pipeline of ``make demo`` and of the node benchmark, each hop a separate process as on
+a robot: ``cfvgg-bag make`` (sequence -> rosbag2) -> ``track_node`` (own process, pinned to
+one core) + ``cfvgg-bag record`` (the node's outputs) -> ``cfvgg-bag play`` (at the
+recorded rate times ``rate``) -> :func:`cfvgg_ros.bags.score.score_bags`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import BagError
+
+OUTPUTS = ("/target_box", "/target_roi", "/target_pose", "/track_node/status")
+
+
+@dataclass
+class ReplayResult:
+    """Paths and scores of one replay (``scores`` is a :class:`~cfvgg_ros.bags.score.BagScores`)."""
+
+    input_bag: Path
+    output_bag: Path
+    node_log: Path
+    scores: object
+    made: object
+
+
+def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
+    """SIGINT, then SIGTERM, then SIGKILL, until ``proc`` exits; returns its exit code."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if proc.poll() is not None:
+            break
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            continue
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    return proc.returncode
+
+
+def _wait_for_recorder(recorder: subprocess.Popen, node: subprocess.Popen, timeout: float) -> list[str]:
+    """Read the recorder's output until it subscribed to every output topic (the node has
+    advertised them by then), so that playback starts only when nothing can be missed."""
+    lines: list[str] = []
+    waiting = set(OUTPUTS)
+    deadline = time.monotonic() + timeout
+    while waiting:
+        if time.monotonic() > deadline:
+            raise BagError(f"the node's outputs {sorted(waiting)} did not appear within {timeout:.0f} s")
+        if node.poll() is not None:
+            raise BagError(f"track_node exited with code {node.returncode} during start-up")
+        line = recorder.stdout.readline()
+        if not line:
+            raise BagError(f"cfvgg-bag record exited early: {''.join(lines)[-2000:]}")
+        lines.append(line)
+        if line.startswith("recording "):
+            waiting.discard(line.split()[1])
+    return lines
+
+
+def replay_environment(domain_id: int | None = None) -> dict:
+    """Environment for the replay's processes: loopback discovery and an isolated domain id
+    (random in 1..100 unless ``ROS_DOMAIN_ID`` is already set)."""
+    env = dict(os.environ)
+    env.setdefault("ROS_AUTOMATIC_DISCOVERY_RANGE", "LOCALHOST")
+    if domain_id is not None:
+        env["ROS_DOMAIN_ID"] = str(domain_id)
+    else:
+        env.setdefault("ROS_DOMAIN_ID", str(random.randint(1, 100)))
+    return env
+
+
+def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None = None, data_root=None,
+                    rate: float = 1.0, size=None, max_frames: int | None = None, cpu_core: int = 0,
+                    storage: str = "mcap", startup_timeout: float = 60.0, log=print) -> ReplayResult:
+    """Make a bag of ``spec``, replay it through a ``track_node`` process running ``tracker``
+    and score the recorded outputs (both rule sets). Raises :class:`BagError` when the node
+    does not start or a hop fails; every process is stopped on return."""
+    from ..ros.qos import package_share
+    from .make import make_bag
+    from .score import score_bags
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    input_bag, output_bag, node_log = out / "input_bag", out / "output_bag", out / "track_node.log"
+    made = make_bag(spec, input_bag, data_root=data_root, storage=storage, max_frames=max_frames,
+                    synthetic_size=size, overwrite=True)
+    log(f"bag: {made.num_frames} frames of {made.sequence} at {made.fps:g} Hz -> {input_bag}")
+    env = replay_environment()
+    py = sys.executable
+    node_cmd = [py, "-m", "cfvgg_ros.ros.track_node", "--ros-args",
+                "--params-file", str(package_share() / "config" / "track.yaml"),
+                "-p", f"tracker:={tracker}",
+                # a YAML double-quoted string (a bare {...} would parse as a mapping, not a string)
+                "-p", f"tracker_params:={json.dumps(json.dumps(tracker_params or {}))}",
+                "-p", "image_topic:=/camera/image_raw",
+                "-p", f"camera_info_topic:={'/camera/camera_info' if made.has_camera_info else ''}",
+                "-p", f"cpu_core:={cpu_core}"]
+    bag_cli = [py, "-m", "cfvgg_ros.cli.bag"]
+    with open(node_log, "w") as node_out:
+        node = subprocess.Popen(node_cmd, env=env, stdout=node_out, stderr=subprocess.STDOUT)
+        recorder = subprocess.Popen([*bag_cli, "record", str(output_bag), "--overwrite", "--topics", *OUTPUTS],
+                                    env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            log(f"track_node ({tracker}, core {cpu_core}) and recorder started; "
+                f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}")
+            recorder_lines = _wait_for_recorder(recorder, node, startup_timeout)
+            player = subprocess.run(
+                [*bag_cli, "play", str(input_bag), "--rate", str(rate), "--wait-for", "/camera/image_raw",
+                 "--wait-timeout", str(startup_timeout), "--delay", "1.0"],
+                env=env, capture_output=True, text=True,
+                timeout=startup_timeout + 60 + made.num_frames / made.fps / rate)
+            if node.poll() is not None:
+                raise BagError(f"track_node exited with code {node.returncode}; see {node_log}")
+            if player.returncode != 0:
+                raise BagError(f"cfvgg-bag play failed ({player.returncode}): {player.stderr.strip()[-2000:]}")
+            time.sleep(1.5)  # let the last results arrive
+        finally:
+            rec_code = _stop(recorder)
+            _stop(node)
+    if rec_code not in (0, 130, -signal.SIGINT):
+        output = recorder.stdout.read()[-2000:] if recorder.stdout else ""
+        raise BagError(f"cfvgg-bag record failed ({rec_code}): {output}")
+    rec_log = "".join(recorder_lines) + (recorder.stdout.read() if recorder.stdout else "")
+    (out / "recorder.log").write_text(rec_log)
+    scores = score_bags(output_bag, input_bag, rules=("otb", "pysot"))
+    return ReplayResult(input_bag=input_bag, output_bag=output_bag, node_log=node_log, scores=scores, made=made)

@@ -1,0 +1,189 @@
+"""Parameters of the ECO engine: one dataclass per tracker, defaults from the released run files.
+
+:meth:`ECOConfig.feco` is the paper's fECO run file (CF-VGG ``low``/``high`` + fHOG), and
+:meth:`ECOConfig.eco_hc` the ECO-HC run file (fHOG + colour). Field names follow ECO's MATLAB
+``params`` names in snake case so that the run files can be compared line by line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+FEATURE_KINDS = ("fhog", "colour", "grey", "cnn")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """One feature block of the filter.
+
+    ``kind``: ``"fhog"`` (31-channel fHOG), ``"colour"`` (the project's colour feature),
+    ``"grey"`` (cell-averaged intensity) or ``"cnn"`` (one output ``layer`` of the CNN at
+    ``model_path``; None = :func:`cfvgg_ros.features.cnn.default_model_path`).
+    ``cell_size`` applies to the hand-crafted kinds, ``downsample`` is an extra average pooling
+    (ECO's ``downsample_factor``), ``compressed_dim`` the projected dimension (ECO Eq. 6).
+    """
+
+    kind: str
+    compressed_dim: int
+    cell_size: int = 4
+    layer: str = ""
+    downsample: int = 1
+    model_path: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind not in FEATURE_KINDS:
+            raise ValueError(f"feature kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
+        if self.kind == "cnn" and not self.layer:
+            raise ValueError("a cnn feature needs its layer name (e.g. 'low' or 'high')")
+        if int(self.compressed_dim) < 1 or int(self.cell_size) < 1 or int(self.downsample) < 1:
+            raise ValueError(f"compressed_dim, cell_size and downsample must be >= 1 in {self}")
+
+    @property
+    def name(self) -> str:
+        return f"cnn-{self.layer}" if self.kind == "cnn" else self.kind
+
+
+def _as_feature(value) -> FeatureConfig:
+    if isinstance(value, FeatureConfig):
+        return value
+    if isinstance(value, dict):
+        return FeatureConfig(**value)
+    raise TypeError(f"features must be FeatureConfig objects or dicts, got {type(value).__name__}")
+
+
+FECO_FEATURES = (
+    FeatureConfig("cnn", compressed_dim=3, layer="low", downsample=2),
+    FeatureConfig("cnn", compressed_dim=12, layer="high"),
+    FeatureConfig("fhog", compressed_dim=10, cell_size=4),
+)
+ECO_HC_FEATURES = (
+    FeatureConfig("fhog", compressed_dim=10, cell_size=6),
+    FeatureConfig("colour", compressed_dim=3, cell_size=4),
+)
+
+
+@dataclass(frozen=True)
+class ECOConfig:
+    """All ECO parameters (defaults: the fECO run file). Units: pixels, frames, ratios."""
+
+    features: tuple[FeatureConfig, ...] = FECO_FEATURES
+    # search region (ECO Sec. 4 / run file)
+    search_area_shape: str = "square"
+    search_area_scale: float = 4.5
+    min_image_sample_size: float = 200.0**2
+    max_image_sample_size: float = 300.0**2
+    # feature normalisation: x * (numel_size^size * dim^dim / sum |x|^p)^(1/p)
+    normalize_power: float = 2.0
+    normalize_size: bool = True
+    normalize_dim: bool = True
+    # label function (Gaussian, C-COT Eq. 9)
+    output_sigma_factor: float = 1.0 / 12.0
+    # continuous interpolation (C-COT Eq. 3, bicubic kernel)
+    interpolation_bicubic_a: float = -0.75
+    interpolation_centering: bool = True
+    interpolation_windowing: bool = False
+    # spatial regularisation (SRDCF window, C-COT Eq. 4)
+    use_reg_window: bool = True
+    reg_window_min: float = 1e-4
+    reg_window_edge: float = 10e-3
+    reg_window_power: float = 2.0
+    reg_sparsity_threshold: float = 0.05
+    # factorized convolution (ECO Sec. 3.1). update_projection_matrix is ECO's switch for learning P
+    # jointly with the filter (Gauss-Newton, first frame); afterwards P stays fixed as in ECO, because
+    # the sample space stores projected samples.
+    use_projection_matrix: bool = True
+    update_projection_matrix: bool = True
+    proj_init_method: str = "pca"
+    projection_reg: float = 5e-8
+    init_GN_iter: int = 10
+    init_CG_iter: int = 200
+    # generative sample space model (ECO Sec. 3.2)
+    nSamples: int = 50
+    learning_rate: float = 0.011
+    sample_merge_type: str = "merge"
+    distance_matrix_update_type: str = "exact"
+    sample_replace_strategy: str = "lowest_prior"
+    # sparse model update (ECO Sec. 3.3)
+    train_gap: int = 5
+    skip_after_frame: int = 10
+    use_detection_sample: bool = True
+    # conjugate gradient
+    CG_iter: int = 5
+    CG_use_FR: bool = False
+    CG_standard_alpha: bool = True
+    CG_forgetting_rate: float = 75.0
+    precond_data_param: float = 0.3
+    precond_reg_param: float = 0.015
+    precond_proj_param: float = 35.0
+    # detection
+    refinement_iterations: int = 1
+    newton_iterations: int = 5
+    clamp_position: bool = False
+    # scale: fDSST filter, or multi-scale search when use_scale_filter is False
+    use_scale_filter: bool = True
+    number_of_scales: int = 5
+    scale_step: float = 1.02
+    scale_filter_config: object | None = None
+
+    def __post_init__(self) -> None:
+        feats = tuple(_as_feature(f) for f in self.features)
+        if not feats:
+            raise ValueError("ECOConfig needs at least one feature")
+        object.__setattr__(self, "features", feats)
+        if self.search_area_shape not in ("square", "proportional"):
+            raise ValueError(
+                f"search_area_shape must be 'square' or 'proportional', got {self.search_area_shape!r}"
+            )
+        if self.sample_merge_type.lower() not in ("merge", "replace"):
+            raise ValueError(
+                f"sample_merge_type must be 'merge' or 'replace', got {self.sample_merge_type!r}"
+            )
+        if self.distance_matrix_update_type.lower() != "exact":
+            raise ValueError("only the 'exact' distance matrix update is implemented")
+        if self.sample_replace_strategy.lower() != "lowest_prior":
+            raise ValueError("only the 'lowest_prior' sample replace strategy is implemented")
+        if self.proj_init_method.lower() != "pca":
+            raise ValueError("only the 'pca' projection initialisation is implemented")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning_rate must lie in (0, 1), got {self.learning_rate}")
+        if self.nSamples < 1 or self.number_of_scales < 1 or self.CG_iter < 0 or self.train_gap < 0:
+            raise ValueError("nSamples and number_of_scales must be >= 1, CG_iter and train_gap >= 0")
+        if self.min_image_sample_size <= 0 or self.max_image_sample_size < self.min_image_sample_size:
+            raise ValueError("need 0 < min_image_sample_size <= max_image_sample_size")
+        if self.scale_step <= 1.0:
+            raise ValueError(f"scale_step must be > 1, got {self.scale_step}")
+
+    @classmethod
+    def feco(cls, **overrides) -> ECOConfig:
+        """The fECO run file (paper's released parameters), with ``overrides``."""
+        return cls.with_overrides(cls(), **overrides)
+
+    @classmethod
+    def eco_hc(cls, **overrides) -> ECOConfig:
+        """ECO-HC's run file (fHOG cell 6 -> 10 dims, colour cell 4 -> 3 dims), with ``overrides``."""
+        base = cls(
+            features=ECO_HC_FEATURES,
+            search_area_scale=4.0,
+            min_image_sample_size=150.0**2,
+            max_image_sample_size=200.0**2,
+            output_sigma_factor=1.0 / 16.0,
+            projection_reg=1e-7,
+            init_CG_iter=150,
+            nSamples=30,
+            learning_rate=0.009,
+            CG_forgetting_rate=50.0,
+            precond_data_param=0.75,
+            precond_reg_param=0.25,
+            precond_proj_param=40.0,
+        )
+        return cls.with_overrides(base, **overrides)
+
+    @staticmethod
+    def with_overrides(config: ECOConfig, **overrides) -> ECOConfig:
+        """``config`` with fields replaced; unknown names raise TypeError listing the valid ones."""
+        valid = {f.name for f in dataclasses.fields(ECOConfig)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise TypeError(f"unknown ECO parameter(s) {unknown}; valid: {sorted(valid)}")
+        return dataclasses.replace(config, **overrides)

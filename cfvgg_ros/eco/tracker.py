@@ -1,0 +1,366 @@
+"""ECO tracker (Danelljan et al., CVPR 2017) on the numpy engine of this package, implementing
+:class:`cfvgg_ros.core.contract.Tracker`. :func:`create_feco` builds the paper's fECO (CF-VGG
+``low``/``high`` + fHOG), :func:`create_eco_hc` ECO-HC (fHOG + colour).
+
+Per frame: sample features around the previous position (one or several scales), project them
+with ``P``, interpolate to the continuous domain, score with the filter, locate the maximum
+(grid + Newton), update scale (fDSST filter or multi-scale search), add the detection sample to
+the generative sample space and, every ``train_gap + 1`` frames, run a few CG iterations.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+
+from .config import ECOConfig
+from .detection import find_peak
+from .features import FeatureExtractor, cosine_window, sample_patch
+from .fourier import cfft2, frequencies, half_spectrum_shape, shift_sample, symmetrize_filter
+from .interpolation import interpolation_fourier
+from .optimizer import conjugate_gradient
+from .projection import pca_projection, project_spatial
+from .regularization import RegularizationOperator, reg_window_filter
+from .sample_space import SampleSpace
+from .training import (
+    FilterSystem,
+    JointSystem,
+    SpectrumLayout,
+    filter_inner,
+    filter_preconditioner,
+    joint_preconditioner,
+)
+
+
+def _divide(vec, diag):
+    return [v / d for v, d in zip(vec, diag, strict=True)]
+
+
+class ECOTracker(Tracker):
+    """ECO with continuous convolution operators, factorized projection, a generative sample
+    space and sparse CG updates. ``config`` (default: fECO) is an :class:`ECOConfig`; keyword
+    ``overrides`` replace its fields."""
+
+    name = "eco"
+
+    def __init__(self, config: ECOConfig | None = None, **overrides):
+        super().__init__()
+        cfg = ECOConfig.with_overrides(config if config is not None else ECOConfig.feco(), **overrides)
+        self.config = cfg
+        self.extractor = FeatureExtractor(
+            cfg.features, cfg.normalize_power, cfg.normalize_size, cfg.normalize_dim
+        )
+        self._scale_filter_cls = None
+        if cfg.use_scale_filter:
+            try:
+                from .scale_filter import ScaleFilter
+            except ImportError as exc:
+                raise TrackerError(f"use_scale_filter=True needs cfvgg_ros.eco.scale_filter: {exc}") from exc
+            self._scale_filter_cls = ScaleFilter
+
+    # ------------------------------------------------------------------ set-up
+    def _setup(self, frame_hw, target_sz) -> None:
+        cfg = self.config
+        th, tw = target_sz
+        sas = cfg.search_area_scale
+        search_area = th * tw * sas * sas
+        if search_area > cfg.max_image_sample_size:
+            scale = math.sqrt(search_area / cfg.max_image_sample_size)
+        elif search_area < cfg.min_image_sample_size:
+            scale = math.sqrt(search_area / cfg.min_image_sample_size)
+        else:
+            scale = 1.0
+        self.current_scale = scale
+        self.base_target_sz = np.array([th / scale, tw / scale])
+        if cfg.search_area_shape == "square":
+            side = math.sqrt(float(np.prod(self.base_target_sz))) * sas
+            desired = (side, side)
+        else:
+            desired = tuple(self.base_target_sz * sas)
+        self.img_sample_sz = np.array(self.extractor.choose_sample_size(desired), dtype=np.int64)
+        self.img_support_sz = self.img_sample_sz.astype(np.float64)
+        geos = self.extractor.geometry(tuple(self.img_sample_sz))
+        for cfgf, g in zip(cfg.features, geos, strict=True):
+            if min(g.size) < 1:
+                raise TrackerError(f"{cfgf.name}: no feature cells for a {tuple(self.img_sample_sz)} sample")
+        self.feature_sizes = [g.size for g in geos]
+        half_shapes = [half_spectrum_shape(g.size) for g in geos]
+        self.layout = SpectrumLayout(half_shapes)
+        self.grid = self.layout.grid_size
+        self.ky, self.kx, self.interp, self.windows, self.yf = [], [], [], [], []
+        sig = (
+            math.sqrt(float(np.prod(np.maximum(np.floor(self.base_target_sz), 1.0))))
+            * cfg.output_sigma_factor
+        )
+        sig_frac = sig / self.img_support_sz  # label sigma as a fraction of the period (y, x)
+        for g, hs in zip(geos, half_shapes, strict=True):
+            ky, kx = frequencies(hs)
+            self.ky.append(ky.astype(np.float64))
+            self.kx.append(kx.astype(np.float64))
+            # with centring, cells sit at their true centres: correct for a map whose centre is off
+            # the support's centre (CNN receptive-field offsets, trailing cells dropped by pooling)
+            offs = [0.0, 0.0]
+            for axis in range(2):
+                t_size = self.img_support_sz[axis]
+                centre = g.offset + g.stride * (g.size[axis] - 1) / 2.0
+                if cfg.interpolation_centering:
+                    offs[axis] = (centre - t_size / 2.0) / t_size
+            iy = interpolation_fourier(
+                g.size[0], ky, cfg.interpolation_bicubic_a, cfg.interpolation_centering, offs[0]
+            )
+            ix = interpolation_fourier(
+                g.size[1], kx, cfg.interpolation_bicubic_a, cfg.interpolation_centering, offs[1]
+            )
+            self.interp.append((iy[:, None] * ix[None, :]).astype(np.complex64))
+            self.windows.append(cosine_window(*g.size))
+            yfy = math.sqrt(2 * math.pi) * sig_frac[0] * np.exp(-2 * (math.pi * sig_frac[0] * ky) ** 2)
+            yfx = math.sqrt(2 * math.pi) * sig_frac[1] * np.exp(-2 * (math.pi * sig_frac[1] * kx) ** 2)
+            self.yf.append((yfy[:, None] * yfx[None, :]).astype(np.complex64))
+        if cfg.use_reg_window:
+            kernel = reg_window_filter(
+                self.img_support_sz,
+                self.base_target_sz,
+                cfg.reg_window_min,
+                cfg.reg_window_edge,
+                cfg.reg_window_power,
+                cfg.reg_sparsity_threshold,
+            )
+        else:
+            kernel = np.array([[cfg.reg_window_min]])
+        self.reg = RegularizationOperator(kernel)
+        n = cfg.number_of_scales if not cfg.use_scale_filter else 1
+        self.scale_factors = cfg.scale_step ** (np.arange(n) - (n - 1) / 2.0)
+        step = cfg.scale_step
+        self.min_scale_factor = step ** math.ceil(math.log(max(5.0 / self.img_support_sz)) / math.log(step))
+        self.max_scale_factor = step ** math.floor(
+            math.log(min(frame_hw[0] / self.base_target_sz[0], frame_hw[1] / self.base_target_sz[1]))
+            / math.log(step)
+        )
+        self.compressed_dims = [
+            min(f.compressed_dim, d) if cfg.use_projection_matrix else d
+            for f, d in zip(cfg.features, self.extractor.dims, strict=True)
+        ]
+
+    # ------------------------------------------------------------------ features
+    def _samples(self, frame, pos, scales):
+        """Windowed feature maps of patches at ``pos`` for every scale in ``scales``."""
+        patches, centres, pscales = [], [], []
+        for s in scales:
+            patch, centre, pscale = sample_patch(frame, pos, self.img_sample_sz * s, self.img_sample_sz)
+            patches.append(patch)
+            centres.append(np.array(centre))
+            pscales.append(np.array(pscale))
+        feats = self.extractor.extract_many(patches)
+        for maps in feats:
+            for m, w, size in zip(maps, self.windows, self.feature_sizes, strict=True):
+                if m.shape[:2] != tuple(size):
+                    raise TrackerError(f"feature map {m.shape[:2]} differs from the expected {size}")
+                m *= w
+        return feats, centres, pscales
+
+    def _project_transform(self, maps):
+        """Projected, interpolated Fourier coefficients (C, Ny, Nx1) of one sample's maps."""
+        return [
+            cfft2(project_spatial(m, p)) * itp
+            for m, p, itp in zip(maps, self.projection, self.interp, strict=True)
+        ]
+
+    def _pixel_centre(self) -> tuple[float, float]:
+        """Target centre in 0-based pixel-centre coordinates (the scale filter's convention; this
+        tracker's ``pos`` puts pixel ``i`` on ``[i, i + 1)``)."""
+        return (float(self.pos[0] - 0.5), float(self.pos[1] - 0.5))
+
+    def _shift_to(self, zf, pos, centre, pscale):
+        frac = (np.asarray(pos) - centre) / (self.img_support_sz * pscale)
+        if not np.any(frac):
+            return zf
+        return [shift_sample(z, frac, ky, kx) for z, ky, kx in zip(zf, self.ky, self.kx, strict=True)]
+
+    # ------------------------------------------------------------------ tracker API
+    def _init(self, frame, box) -> None:
+        cfg = self.config
+        x, y, w, h = box
+        self.pos = np.array([y + h / 2.0, x + w / 2.0])
+        self._setup(frame.shape[:2], (h, w))
+        feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale])
+        maps = feats[0]
+        if cfg.use_projection_matrix:
+            self.projection = [pca_projection(m, c) for m, c in zip(maps, self.compressed_dims, strict=True)]
+        else:
+            self.projection = [np.eye(m.shape[2], dtype=np.float32) for m in maps]
+        xf = [
+            cfft2(np.ascontiguousarray(m.transpose(2, 0, 1))) * itp
+            for m, itp in zip(maps, self.interp, strict=True)
+        ]
+        xf = self._shift_to(xf, self.pos, centres[0], pscales[0])
+        self.hf = [
+            np.zeros((c,) + itp.shape, dtype=np.complex64)
+            for c, itp in zip(self.compressed_dims, self.interp, strict=True)
+        ]
+        if cfg.use_projection_matrix and cfg.update_projection_matrix:
+            self._train_joint(xf)
+        zf = [
+            np.tensordot(p.T.astype(np.complex64), x_, axes=(1, 0))
+            for p, x_ in zip(self.projection, xf, strict=True)
+        ]
+        self.sample_space = SampleSpace(
+            [z.shape for z in zf], cfg.nSamples, cfg.learning_rate, cfg.sample_merge_type
+        )
+        self.sample_space.update(zf)
+        self.sample_energy = [(np.abs(z) ** 2).astype(np.float32) for z in zf]
+        self.filter_system = FilterSystem(self.layout, self.reg, self.yf)
+        self.cg_state = None
+        if not (cfg.use_projection_matrix and cfg.update_projection_matrix):
+            self._train_filter(cfg.init_CG_iter, fresh=True)
+        self.frame_index = 0
+        self.frames_since_last_train = 0
+        self.target_sz = self.base_target_sz * self.current_scale
+        self.scale_filter = None
+        if self._scale_filter_cls is not None:
+            self.scale_filter = self._scale_filter_cls(cfg.scale_filter_config)
+            self.scale_filter.init(
+                frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
+            )
+
+    def _train_joint(self, xf) -> None:
+        """First-frame Gauss-Newton on filter and projection (ECO Sec. 3.1)."""
+        cfg = self.config
+        system = JointSystem(self.layout, self.reg, self.yf, xf, cfg.projection_reg)
+        z0 = [
+            np.tensordot(p.T.astype(np.complex64), x_, axes=(1, 0))
+            for p, x_ in zip(self.projection, xf, strict=True)
+        ]
+        energy = [(np.abs(z) ** 2).astype(np.float32) for z in z0]
+        diag = joint_preconditioner(
+            energy,
+            self.reg.energy,
+            self.yf,
+            [x_.shape[0] for x_ in xf],
+            cfg.precond_data_param,
+            cfg.precond_reg_param,
+            cfg.precond_proj_param,
+            cfg.projection_reg,
+        )
+        cg_iter = math.ceil(cfg.init_CG_iter / max(cfg.init_GN_iter, 1))
+        for _ in range(cfg.init_GN_iter):
+            system.linearise(self.hf, self.projection)
+            x0 = list(self.hf) + [np.zeros_like(p) for p in self.projection]
+            sol, _, _ = conjugate_gradient(
+                system.apply,
+                system.rhs(),
+                x0,
+                inner=system.inner,
+                precond=lambda r: _divide(r, diag),
+                max_iter=cg_iter,
+                use_fr=True,
+            )
+            nb = len(xf)
+            self.hf = [symmetrize_filter(f.astype(np.complex64)) for f in sol[:nb]]
+            self.projection = [
+                (p + d).astype(np.float32) for p, d in zip(self.projection, sol[nb:], strict=True)
+            ]
+
+    def _train_filter(self, iterations: int, fresh: bool = False) -> None:
+        """CG on the filter for the current sample space (ECO Sec. 3.3)."""
+        cfg = self.config
+        n = self.sample_space.num_training_samples
+        z = [s[:n] for s in self.sample_space.samples]
+        self.filter_system.set_samples(z, self.sample_space.prior_weights[:n])
+        diag = filter_preconditioner(
+            self.sample_energy, self.reg.energy, cfg.precond_data_param, cfg.precond_reg_param
+        )
+        forget = (1.0 - cfg.learning_rate) ** cfg.CG_forgetting_rate
+        hf, state, _ = conjugate_gradient(
+            self.filter_system.apply,
+            self.filter_system.rhs(),
+            self.hf,
+            inner=filter_inner,
+            precond=lambda r: _divide(r, diag),
+            max_iter=iterations,
+            use_fr=cfg.CG_use_FR,
+            state=None if fresh else self.cg_state,
+            forget_factor=forget,
+        )
+        self.hf = [symmetrize_filter(f.astype(np.complex64)) for f in hf]
+        self.cg_state = state
+
+    def _update(self, frame) -> TrackResult:
+        cfg = self.config
+        self.frame_index += 1
+        peak = None
+        for _ in range(max(cfg.refinement_iterations, 1)):
+            scales = self.current_scale * self.scale_factors
+            feats, centres, pscales = self._samples(frame, self.pos, scales)
+            zs = [self._project_transform(m) for m in feats]
+            z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
+            scores = self.layout.scores(self.hf, z_blocks)
+            peak = find_peak(scores, self.grid, cfg.newton_iterations)
+            s = peak.scale_index
+            disp = (
+                np.array(
+                    [
+                        peak.y * self.img_support_sz[0] / self.grid[0],
+                        peak.x * self.img_support_sz[1] / self.grid[1],
+                    ]
+                )
+                * pscales[s]
+            )
+            new_pos = centres[s] + disp
+            if not np.all(np.isfinite(new_pos)):
+                raise TrackerError("tracker diverged: non-finite position")
+            self.pos = new_pos
+            if len(scales) > 1:
+                self.current_scale *= self.scale_factors[s]
+                self.current_scale = float(
+                    np.clip(self.current_scale, self.min_scale_factor, self.max_scale_factor)
+                )
+            if np.linalg.norm(disp) < 1e-3:
+                break
+        if cfg.clamp_position:
+            self.pos = np.clip(self.pos, 0, np.array(frame.shape[:2], dtype=np.float64))
+        if self.scale_filter is not None:
+            factor, _ = self.scale_filter.track(
+                frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
+            )
+            self.current_scale = float(
+                np.clip(self.current_scale * factor, self.min_scale_factor, self.max_scale_factor)
+            )
+        # model update with the detection sample (shifted to the new position) or a new sample
+        if cfg.use_detection_sample:
+            s = peak.scale_index
+            train = self._shift_to([z[s] for z in z_blocks], self.pos, centres[s], pscales[s])
+        else:
+            feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale])
+            train = self._shift_to(self._project_transform(feats[0]), self.pos, centres[0], pscales[0])
+        train = [np.ascontiguousarray(t, dtype=np.complex64) for t in train]
+        self.sample_space.update(train)
+        lr = cfg.learning_rate
+        for e, t in zip(self.sample_energy, train, strict=True):
+            e *= 1 - lr
+            e += lr * (t.real**2 + t.imag**2)
+        if self.frame_index < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap:
+            self._train_filter(cfg.CG_iter)
+            self.frames_since_last_train = 0
+        else:
+            self.frames_since_last_train += 1
+        if self.scale_filter is not None:
+            self.scale_filter.update(
+                frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
+            )
+        self.target_sz = self.base_target_sz * self.current_scale
+        h, w = self.target_sz
+        box = (float(self.pos[1] - w / 2.0), float(self.pos[0] - h / 2.0), float(w), float(h))
+        return TrackResult(box=box, score=float(peak.value))
+
+
+def create_feco(**overrides) -> ECOTracker:
+    """fECO: the paper's run file (CF-VGG low/high + fHOG, fDSST scale filter), with ``overrides``."""
+    return ECOTracker(ECOConfig.feco(**overrides))
+
+
+def create_eco_hc(**overrides) -> ECOTracker:
+    """ECO-HC: fHOG (cell 6) + colour (cell 4), with ``overrides``."""
+    return ECOTracker(ECOConfig.eco_hc(**overrides))

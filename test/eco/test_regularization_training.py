@@ -1,0 +1,126 @@
+"""Spatial regularisation operator and the training normal equations (ECO Eq. 5, 7)."""
+
+import numpy as np
+import pytest
+from scipy.signal import convolve2d
+
+from cfvgg_ros.eco.fourier import cfft2, full_spectrum
+from cfvgg_ros.eco.optimizer import conjugate_gradient
+from cfvgg_ros.eco.regularization import RegularizationOperator, reg_window_filter
+from cfvgg_ros.eco.training import FilterSystem, JointSystem, SpectrumLayout, filter_inner
+
+
+def _herm(rng, c, n):
+    return cfft2(rng.standard_normal((c, n, n)).astype(np.float32))
+
+
+def test_reg_kernel_reproduces_window_minimum_and_is_small():
+    k = reg_window_filter((101, 101), (30, 20), reg_window_min=1e-4, reg_window_edge=1e-2)
+    assert k.shape[0] % 2 == 1 and k.shape[1] % 2 == 1 and k.shape[0] <= 15
+    # window = kernel's Fourier series on the support (pixel centres i + 1/2), centred at T/2
+    sy = np.arange(101) + 0.5
+    ky = np.arange(k.shape[0]) - k.shape[0] // 2
+    kx = np.arange(k.shape[1]) - k.shape[1] // 2
+    w = np.real(
+        np.exp(2j * np.pi * ky[None, :] * sy[:, None] / 101)
+        @ k
+        @ np.exp(2j * np.pi * kx[:, None] * sy[None, :] / 101)
+    )
+    assert w.min() == pytest.approx(1e-4, rel=1e-3)
+    assert abs(np.unravel_index(np.argmin(w), w.shape)[0] - 50) <= 1
+
+
+def test_reg_operator_is_wh_w():
+    rng = np.random.default_rng(0)
+    k = reg_window_filter((80, 80), (20, 30))
+    op = RegularizationOperator(k)
+    a = _herm(rng, 2, 11)
+    explicit = convolve2d(convolve2d(full_spectrum(a[1]), k, "full"), k[::-1, ::-1], "valid")
+    np.testing.assert_allclose(op(a)[1], explicit[:, 5:], atol=1e-5)
+    with pytest.raises(ValueError):
+        RegularizationOperator(np.ones((2, 3)))
+
+
+def test_filter_and_joint_systems_are_symmetric_positive():
+    rng = np.random.default_rng(1)
+    reg = RegularizationOperator(reg_window_filter((60, 60), (20, 20)))
+    layout = SpectrumLayout([(11, 6), (5, 3)])
+    yf = [np.ones((11, 6), np.complex64), np.ones((5, 3), np.complex64)]
+    system = FilterSystem(layout, reg, yf)
+    z = [np.stack([_herm(rng, 3, 11) for _ in range(4)]), np.stack([_herm(rng, 2, 5) for _ in range(4)])]
+    system.set_samples(z, [0.4, 0.3, 0.2, 0.1])
+    u = [_herm(rng, 3, 11), _herm(rng, 2, 5)]
+    v = [_herm(rng, 3, 11), _herm(rng, 2, 5)]
+    assert filter_inner(u, system.apply(v)) == pytest.approx(filter_inner(system.apply(u), v), rel=1e-4)
+    assert filter_inner(u, system.apply(u)) > 0
+    x = [_herm(rng, 5, 11), _herm(rng, 4, 5)]
+    joint = JointSystem(layout, reg, yf, x, 1e-3)
+    joint.linearise(
+        u, [rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal((4, 2)).astype(np.float32)]
+    )
+    u2 = u + [rng.standard_normal((5, 3)), rng.standard_normal((4, 2))]
+    v2 = v + [rng.standard_normal((5, 3)), rng.standard_normal((4, 2))]
+    assert joint.inner(u2, joint.apply(v2)) == pytest.approx(joint.inner(joint.apply(u2), v2), rel=1e-4)
+
+
+def test_filter_training_fits_the_label():
+    """Without spatial regularisation a filter trained on one sample reproduces the label."""
+    rng = np.random.default_rng(2)
+    layout = SpectrumLayout([(9, 5)])
+    y = (
+        cfft2(
+            np.exp(
+                -0.5
+                * (
+                    np.minimum(np.arange(9), 9 - np.arange(9))[:, None] ** 2
+                    + np.minimum(np.arange(9), 9 - np.arange(9))[None, :] ** 2
+                )
+            ).astype(np.float32)
+        )
+        / 81
+    )
+    system = FilterSystem(layout, RegularizationOperator(np.array([[1e-4]])), [y])
+    z = [_herm(rng, 3, 9)[None] / 81]
+    system.set_samples(z, [1.0])
+    hf, _, res = conjugate_gradient(
+        system.apply, system.rhs(), [np.zeros((3, 9, 5), np.complex64)], inner=filter_inner, max_iter=100
+    )
+    score = layout.scores(hf, z)[0]
+    np.testing.assert_allclose(score, y, atol=2e-3 * np.abs(y).max())
+
+
+def test_gauss_newton_joint_steps_lower_the_objective():
+    """ECO Eq. 7: Gauss-Newton steps on (f, P) descend and lower ||sum f . P^T x - y||^2 + ||w f||^2 + lam ||P||^2."""
+    from cfvgg_ros.eco.projection import pca_projection, project_fourier
+
+    rng = np.random.default_rng(3)
+    n, d, c = 15, 6, 2
+    feats = rng.standard_normal((n, n, d)).astype(np.float32)
+    x = [cfft2(np.ascontiguousarray(feats.transpose(2, 0, 1))) / n]
+    k = np.minimum(np.arange(n), n - np.arange(n))
+    y = [cfft2(np.exp(-0.3 * (k[:, None] ** 2 + k[None, :] ** 2)).astype(np.float32)) / n**2]
+    layout = SpectrumLayout([x[0].shape[1:]])
+    reg = RegularizationOperator(reg_window_filter((60, 60), (20, 20)))
+    lam = 1e-3
+    joint = JointSystem(layout, reg, y, x, lam)
+
+    def objective(hf, p):
+        z = [project_fourier(x[0], p[0])[None]]
+        r = [layout.scores(hf, z)[0] - y[0]]
+        return filter_inner(r, r) + filter_inner(hf, [reg(hf[0])]) + lam * float(np.sum(p[0] ** 2))
+
+    hf = [np.zeros((c,) + x[0].shape[1:], np.complex64)]
+    p = [pca_projection(feats, c)]
+    values = [objective(hf, p)]
+    for _ in range(5):
+        joint.linearise(hf, p)
+        sol, _, _ = conjugate_gradient(
+            joint.apply, joint.rhs(), hf + [np.zeros_like(p[0])], inner=joint.inner, max_iter=30, use_fr=True
+        )
+        # the Gauss-Newton step is a descent direction of the true (bilinear) objective
+        t = 1e-2
+        small = objective([hf[0] + t * (sol[0] - hf[0])], [p[0] + t * sol[1]])
+        assert small < values[-1]
+        hf, p = [sol[0].astype(np.complex64)], [(p[0] + sol[1]).astype(np.float32)]
+        values.append(objective(hf, p))
+    assert values[-1] < 0.1 * values[0], values
