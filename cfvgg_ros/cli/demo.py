@@ -1,10 +1,16 @@
 """``make demo`` / ``cfvgg-demo``: the main job on the built-in default.
 
-Tracks the built-in synthetic aerial sequence (or ``--sequence SPEC``: a dataset spec under
-the shared data folder such as ``OTB100/Dog1``, or a path to an OTB-layout folder) on one
-pinned core, scores it under both rule sets, and writes under ``--output`` (default
-``results/demo``): the per-frame results, the report tables (CSV), the success and precision
-plots (PNG) and an annotated GIF and MP4 (ground truth green, tracker red).
+By default, replays the built-in synthetic aerial sequence (1280x720, 30 Hz) through the
+tracking node over real DDS, as on a robot: the sequence becomes a rosbag2 bag, ``track_node``
+runs as its own process pinned to one core, ``cfvgg-bag play`` publishes the bag at its
+recorded rate, ``cfvgg-bag record`` records the node's outputs, and the recording is scored
+under both benchmark rule sets. ``--offline`` instead runs the tracker directly on the frames
+(the ``cfvgg-bench`` path). ``--sequence SPEC`` picks a real sequence (a dataset spec under
+the shared data folder such as ``UAV123_10fps/person11``, or a path to an OTB-layout folder).
+
+Writes under ``--output`` (default ``results/demo``): the bags, the node's log, the success
+and precision plots (PNG), the report (CSV) and an annotated GIF and MP4 (ground truth green,
+tracker red); prints AUC, FPS and latency.
 
 Only the standard library is imported at the top: the core is pinned before numpy loads.
 """
@@ -17,56 +23,64 @@ import time
 from pathlib import Path
 
 DEFAULT_SEQUENCE = "synthetic/aerial"
-DEFAULT_TRACKER = "opencv-csrt"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="cfvgg-demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sequence", default=DEFAULT_SEQUENCE,
                         help=f"dataset spec or OTB-layout folder (default {DEFAULT_SEQUENCE})")
-    parser.add_argument("--tracker", default=DEFAULT_TRACKER, help=f"tracker name (default {DEFAULT_TRACKER})")
+    parser.add_argument("--tracker", default=None,
+                        help="tracker name (default: feco when a CNN model is available, else eco-hc)")
+    parser.add_argument("--offline", action="store_true", help="run the tracker directly, without ROS")
     parser.add_argument("--output", default="results/demo", help="output folder (default results/demo)")
     parser.add_argument("--data-root", default=None, help="benchmark data root (default ../shared/data)")
-    parser.add_argument("--cpu-core", type=int, default=None, help="core to pin to (default: first allowed)")
+    parser.add_argument("--cpu-core", type=int, default=None, help="core to pin the tracker to (default: first)")
+    parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
+    parser.add_argument("--max-frames", type=int, default=None, help="use only the first N frames")
     parser.add_argument("--gif-frames", type=int, default=150, help="frames in the annotated GIF (default 150)")
     return parser.parse_args(argv)
 
 
-def _annotated_frames(sequence, result, limit: int | None):
+def default_tracker() -> str:
+    """``feco`` when a CNN feature model can be found (shipped, or the paper's converted one),
+    else the hand-crafted ``eco-hc`` (same engine, no CNN)."""
+    from ..features.cnn import default_model_path
+    from ..models.onnx_contract import ModelError
+
+    try:
+        default_model_path()
+    except ModelError as exc:
+        print(f"cfvgg-demo: no CNN model ({exc}); using eco-hc", file=sys.stderr)
+        return "eco-hc"
+    return "feco"
+
+
+def _annotated_frames(sequence, boxes, tracker: str, limit: int | None):
     from ..evaluation.plots import annotate_frame
 
-    count = len(sequence) if limit is None else min(limit, len(sequence))
+    colours = {"ground truth": (60, 220, 60), tracker: (230, 25, 75)}
+    count = len(boxes) if limit is None else min(limit, len(boxes))
     for index in range(count):
-        boxes = {"ground truth": sequence.boxes[index], result.tracker: result.boxes[index]}
-        colours = {"ground truth": (60, 220, 60), result.tracker: (230, 25, 75)}
-        yield annotate_frame(sequence.frame(index), boxes, colours=colours)
+        yield annotate_frame(sequence.frame(index), {"ground truth": sequence.boxes[index], tracker: boxes[index]},
+                             colours=colours)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    from ..threads import single_core
-
-    core = single_core(args.cpu_core)
-
-    from ..datasets.sequence import DatasetError
+def _write_media(sequence, boxes, tracker: str, out: Path, gif_frames: int) -> list[Path]:
     from ..evaluation.plots import write_gif, write_video
-    from ..evaluation.report import write_report
-    from ..evaluation.runner import BenchmarkInputError, resolve_spec, run_benchmark
-    from ..paths import shared_data_root
 
-    data_root = Path(args.data_root) if args.data_root else shared_data_root()
-    out = Path(args.output)
-    try:
-        sequence = resolve_spec(args.sequence, data_root)
-    except (DatasetError, BenchmarkInputError, FileNotFoundError, KeyError) as exc:
-        print(f"cfvgg-demo: cannot load sequence {args.sequence!r}: {exc}", file=sys.stderr)
-        return 2
-    print(f"cfvgg-demo: {args.tracker} on {sequence.dataset}/{sequence.name} "
-          f"({len(sequence)} frames, {sequence.frame(0).shape[1]}x{sequence.frame(0).shape[0]}), "
-          f"pinned to core {core}")
+    gif = write_gif(_annotated_frames(sequence, boxes, tracker, gif_frames), out / "demo.gif",
+                    fps=min(sequence.fps, 15.0), max_side=480)
+    video = write_video(_annotated_frames(sequence, boxes, tracker, None), out / "demo.mp4", fps=sequence.fps)
+    return [gif, video]
+
+
+def run_offline(args, sequence, tracker: str, data_root, out: Path) -> int:
+    from ..evaluation.report import write_report
+    from ..evaluation.runner import BenchmarkInputError, run_benchmark
+
     started = time.perf_counter()
     try:
-        run = run_benchmark([(args.tracker, {})], [sequence], data_root, out / "runs", jobs=1, resume=False)
+        run = run_benchmark([(tracker, {})], [sequence], data_root, out / "runs", jobs=1, resume=False)
     except BenchmarkInputError as exc:
         print(f"cfvgg-demo: {exc}", file=sys.stderr)
         return 2
@@ -79,13 +93,74 @@ def main(argv=None) -> int:
     print(text)
     print(f"tracker speed: {result.fps:.1f} FPS over {result.num_updates} updates on one core "
           f"(wall time {time.perf_counter() - started:.1f} s including frame rendering/reading)")
-    gif = write_gif(_annotated_frames(sequence, result, args.gif_frames), out / "demo.gif",
-                    fps=min(sequence.fps, 15.0), max_side=480)
-    video = write_video(_annotated_frames(sequence, result, None), out / "demo.mp4", fps=sequence.fps)
+    files += _write_media(sequence, result.boxes, tracker, out, args.gif_frames)
     print("outputs:")
-    for path in [*files, gif, video, run.run_dir]:
+    for path in [*files, run.run_dir]:
         print(f"  {path}")
     return 0
+
+
+def run_replay(args, sequence, tracker: str, data_root, out: Path, core: int) -> int:
+    from ..bags import BagError
+    from ..bags.replay import replay_sequence
+    from ..evaluation.plots import precision_plot, success_plot
+
+    try:
+        replay = replay_sequence(sequence, out, tracker=tracker, data_root=data_root, rate=args.rate,
+                                 max_frames=args.max_frames, cpu_core=core)
+    except BagError as exc:
+        print(f"cfvgg-demo: replay failed: {exc}", file=sys.stderr)
+        return 1
+    scores = replay.scores
+    print(scores.summary())
+    files = []
+    for rules, score in scores.scores.items():
+        files.append(success_plot({tracker: score.success}, out / f"success_{rules}.png",
+                                  f"Success plot, {sequence.name} through track_node ({rules} rules)"))
+        files.append(precision_plot({tracker: score.precision}, out / f"precision_{rules}.png",
+                                    f"Precision plot, {sequence.name} through track_node ({rules} rules)"))
+    files += _write_media(sequence, scores.boxes, tracker, out, args.gif_frames)
+    print("outputs:")
+    for path in [replay.input_bag, replay.output_bag, replay.node_log, *files]:
+        print(f"  {path}")
+    return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    import os
+
+    from ..threads import single_core
+
+    if args.offline:  # the tracker runs here: pin this process
+        core = single_core(args.cpu_core)
+    else:  # the tracker runs in the node process, pinned there; player and recorder use the others
+        core = args.cpu_core if args.cpu_core is not None else min(os.sched_getaffinity(0))
+    from ..datasets.sequence import DatasetError
+    from ..evaluation.runner import BenchmarkInputError, resolve_spec
+    from ..paths import shared_data_root
+
+    data_root = Path(args.data_root) if args.data_root else shared_data_root()
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        sequence = resolve_spec(args.sequence, data_root)
+    except (DatasetError, BenchmarkInputError, FileNotFoundError, KeyError) as exc:
+        print(f"cfvgg-demo: cannot load sequence {args.sequence!r}: {exc}", file=sys.stderr)
+        return 2
+    if args.max_frames:
+        from dataclasses import replace
+
+        keep = min(args.max_frames, len(sequence))
+        sequence = replace(sequence, boxes=sequence.boxes[:keep], frames=sequence.frames[:keep])
+    tracker = args.tracker or default_tracker()
+    first = sequence.frame(0)
+    mode = "offline" if args.offline else "through track_node over DDS"
+    print(f"cfvgg-demo: {tracker} on {sequence.dataset}/{sequence.name} ({len(sequence)} frames, "
+          f"{first.shape[1]}x{first.shape[0]}, {sequence.fps:g} Hz), {mode}, tracker on core {core}")
+    if args.offline:
+        return run_offline(args, sequence, tracker, data_root, out)
+    return run_replay(args, sequence, tracker, data_root, out, core)
 
 
 if __name__ == "__main__":

@@ -566,9 +566,13 @@ class TrackNode(Node):
         if state is TrackState.TRACKING:
             self._last_good_box = result.box
         if state is not previous:
-            log = self.get_logger().warning if state is TrackState.LOST else self.get_logger().info
-            log(f"{previous.value} -> {state.value} at frame {format_stamp(item.stamp_ns)} "
-                f"(score {result.score:.3f}, threshold {self.p['score_threshold']})")
+            # one call site per severity: rclpy refuses to change a call site's severity
+            change = (f"{previous.value} -> {state.value} at frame {format_stamp(item.stamp_ns)} "
+                      f"(score {result.score:.3f}, threshold {self.p['score_threshold']})")
+            if state is TrackState.LOST:
+                self.get_logger().warning(change)
+            else:
+                self.get_logger().info(change)
         if publish:
             if state is TrackState.TRACKING:
                 self._publish_result(item, result)
