@@ -32,6 +32,13 @@ class ReplayResult:
     node_log: Path
     scores: object
     made: object
+    node_cpu_s: float = float("nan")
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        """The node process's CPU time (user + system, all threads, start-up included) per
+        frame of the bag."""
+        return 1000.0 * self.node_cpu_s / max(1, self.made.num_frames)
 
 
 def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
@@ -48,6 +55,15 @@ def _stop(proc: subprocess.Popen, timeout: float = 15.0) -> int:
         proc.kill()
         proc.wait()
     return proc.returncode
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` (all its threads) from ``/proc``; NaN elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
 
 
 def _wait_for_recorder(recorder: subprocess.Popen, node: subprocess.Popen, timeout: float) -> list[str]:
@@ -127,6 +143,7 @@ def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None 
             if player.returncode != 0:
                 raise BagError(f"cfvgg-bag play failed ({player.returncode}): {player.stderr.strip()[-2000:]}")
             time.sleep(1.5)  # let the last results arrive
+            node_cpu_s = process_cpu_seconds(node.pid)
         finally:
             rec_code = _stop(recorder)
             _stop(node)
@@ -136,4 +153,5 @@ def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None 
     rec_log = "".join(recorder_lines) + (recorder.stdout.read() if recorder.stdout else "")
     (out / "recorder.log").write_text(rec_log)
     scores = score_bags(output_bag, input_bag, rules=("otb", "pysot"))
-    return ReplayResult(input_bag=input_bag, output_bag=output_bag, node_log=node_log, scores=scores, made=made)
+    return ReplayResult(input_bag=input_bag, output_bag=output_bag, node_log=node_log, scores=scores, made=made,
+                        node_cpu_s=node_cpu_s)

@@ -84,7 +84,7 @@ from cfvgg_ros.ros.init_requests import (  # noqa: E402
     stamp_to_ns,
 )
 from cfvgg_ros.ros.qos import IMAGE_QOS_CHOICES, image_qos, init_qos, package_share, results_qos  # noqa: E402
-from cfvgg_ros.ros.status import LostStateMachine, NodeStatus, TrackState  # noqa: E402
+from cfvgg_ros.ros.status import LostStateMachine, NodeStatus, TrackState, default_score_threshold  # noqa: E402
 
 try:  # only on a full ROS install
     from vision_msgs.msg import Detection2D, ObjectHypothesisWithPose
@@ -97,7 +97,7 @@ ERROR_LOG_REPEAT_S = 2.0  # the same error is logged at most once per this many 
 
 # name -> (default, description); the defaults match config/track.yaml
 PARAMETERS: dict[str, tuple[object, str]] = {
-    "tracker": ("opencv-csrt", "tracker name for create_tracker(), or a plug-in factory 'module:attr'"),
+    "tracker": ("eco-hc", "tracker name for create_tracker(), or a plug-in factory 'module:attr'"),
     "tracker_params": ("{}", "tracker keyword parameters, a YAML/JSON mapping as a string; "
                              "'{model_path}' inside string values becomes the model folder"),
     "model_path": ("", "folder of model files; empty: models/ in the package share"),
@@ -113,7 +113,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "buffer_max_frames": (90, "at most this many frames are buffered"),
     "init_stamp_tolerance": (0.05, "a stamped init uses the buffered frame nearest its stamp within this (s)"),
     "init_wait": (0.5, "an init for a frame not received yet (none yet, or a newer stamp) waits this long (s)"),
-    "score_threshold": (0.5, "a frame scoring below this is a miss (the scale depends on the tracker)"),
+    "score_threshold": (-1.0, "a frame scoring below this is a miss (the scale depends on the tracker); "
+                              "negative: the tracker's default (feco 0.15, eco-hc 0.10, others 0.5)"),
     "lost_frames": (3, "consecutive misses before LOST"),
     "recover_frames": (2, "consecutive good frames before LOST returns to TRACKING"),
     "redetect": (True, "search for the lost target in a widened region"),
@@ -243,6 +244,8 @@ class TrackNode(Node):
         super().__init__(node_name, **kwargs)
         self.p = self._read_parameters()
         self._pinned = self._set_up_threads(self.p["cpu_core"])
+        if self.p["score_threshold"] < 0:
+            self.p["score_threshold"] = default_score_threshold(self.p["tracker"])
         self.tracker = self._build_tracker()
         self._redetect_mode = self._tracker_redetect_mode(self.tracker)
         self.status = NodeStatus(LostStateMachine(self.p["score_threshold"], self.p["lost_frames"],

@@ -80,3 +80,11 @@ def test_errors_and_lost_raise_the_level():
     assert status.level() == 1
     status.frame_done(3)  # a frame handled without tracking changes nothing
     assert status.state is TrackState.LOST and dict(status.key_values())["frames_processed"] == "1"
+
+
+def test_default_score_thresholds_follow_the_tracker():
+    from cfvgg_ros.ros.status import default_score_threshold
+
+    assert default_score_threshold("feco") == 0.15
+    assert default_score_threshold("eco-hc") == 0.10
+    assert default_score_threshold("opencv-csrt") == 0.5  # found 1 / lost 0
