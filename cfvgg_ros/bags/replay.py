@@ -68,8 +68,22 @@ def process_cpu_seconds(pid: int) -> float:
 
 def _wait_for_recorder(recorder: subprocess.Popen, node: subprocess.Popen, timeout: float) -> list[str]:
     """Read the recorder's output until it subscribed to every output topic (the node has
-    advertised them by then), so that playback starts only when nothing can be missed."""
+    advertised them by then), so that playback starts only when nothing can be missed.
+    Gives up when the node or the recorder exits, or after ``timeout`` seconds."""
+    import queue
+    import threading
+
     lines: list[str] = []
+    incoming: queue.Queue = queue.Queue()
+
+    def read() -> None:
+        for line in recorder.stdout:
+            incoming.put(line)
+            if line.startswith("recording /track_node/status"):
+                break
+        incoming.put(None)
+
+    threading.Thread(target=read, daemon=True).start()
     waiting = set(OUTPUTS)
     deadline = time.monotonic() + timeout
     while waiting:
@@ -77,9 +91,14 @@ def _wait_for_recorder(recorder: subprocess.Popen, node: subprocess.Popen, timeo
             raise BagError(f"the node's outputs {sorted(waiting)} did not appear within {timeout:.0f} s")
         if node.poll() is not None:
             raise BagError(f"track_node exited with code {node.returncode} during start-up")
-        line = recorder.stdout.readline()
-        if not line:
-            raise BagError(f"cfvgg-bag record exited early: {''.join(lines)[-2000:]}")
+        try:
+            line = incoming.get(timeout=0.2)
+        except queue.Empty:
+            continue
+        if line is None:
+            if waiting:
+                raise BagError(f"cfvgg-bag record stopped early: {''.join(lines)[-2000:]}")
+            break
         lines.append(line)
         if line.startswith("recording "):
             waiting.discard(line.split()[1])
@@ -100,10 +119,12 @@ def replay_environment(domain_id: int | None = None) -> dict:
 
 def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None = None, data_root=None,
                     rate: float = 1.0, size=None, max_frames: int | None = None, cpu_core: int = 0,
-                    storage: str = "mcap", startup_timeout: float = 60.0, log=print) -> ReplayResult:
+                    storage: str = "mcap", startup_timeout: float = 60.0, node_params: dict | None = None,
+                    log=print) -> ReplayResult:
     """Make a bag of ``spec``, replay it through a ``track_node`` process running ``tracker``
     and score the recorded outputs (both rule sets). Raises :class:`BagError` when the node
-    does not start or a hop fails; every process is stopped on return."""
+    does not start or a hop fails; every process is stopped on return. ``node_params`` are
+    extra node parameters (``{"score_threshold": 0.0}``), passed as ``-p name:=value``."""
     from ..ros.qos import package_share
     from .make import make_bag
     from .score import score_bags
@@ -122,8 +143,11 @@ def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None 
                 # a YAML double-quoted string (a bare {...} would parse as a mapping, not a string)
                 "-p", f"tracker_params:={json.dumps(json.dumps(tracker_params or {}))}",
                 "-p", "image_topic:=/camera/image_raw",
-                "-p", f"camera_info_topic:={'/camera/camera_info' if made.has_camera_info else ''}",
+                # an empty value must be a quoted YAML string
+                "-p", "camera_info_topic:=" + ("/camera/camera_info" if made.has_camera_info else '""'),
                 "-p", f"cpu_core:={cpu_core}"]
+    for name, value in (node_params or {}).items():
+        node_cmd += ["-p", f"{name}:={json.dumps(value)}"]
     bag_cli = [py, "-m", "cfvgg_ros.cli.bag"]
     with open(node_log, "w") as node_out:
         node = subprocess.Popen(node_cmd, env=env, stdout=node_out, stderr=subprocess.STDOUT)

@@ -7,8 +7,9 @@ Run it as ``ros2 run cfvgg_ros track_node --ros-args --params-file config/track.
 Inputs: ``image`` (sensor_msgs/Image: rgb8, bgr8, rgba8, bgra8, mono8, row padding honoured),
 optional ``camera_info``, and the init requests ``/init_bbox`` (RegionOfInterest, on the newest
 frame), ``/init_bbox_stamped`` (PolygonStamped with 2 or 4 corners, on the buffered frame nearest
-its header stamp, then caught up through the newer buffered frames) and, when ``vision_msgs`` is
-importable, ``/init_detection`` (Detection2D, like the stamped polygon). An init naming a frame
+its header stamp, then caught up through the newer buffered frames, a result published for
+each) and, when ``vision_msgs`` is importable, ``/init_detection`` (Detection2D, like the
+stamped polygon). An init naming a frame
 that has not arrived yet (no frame at all, or a stamp newer than the newest: the box overtook its
 image) waits up to ``init_wait`` seconds for it. A new init restarts tracking at any time;
 ``~/reset`` (std_srvs/Trigger) stops it.
@@ -533,15 +534,16 @@ class TrackNode(Node):
             f"initialised from {request.source!r} on frame {format_stamp(target.stamp_ns)} with box "
             f"({box[0]:.1f}, {box[1]:.1f}, {box[2]:.1f}, {box[3]:.1f}); catching up {len(newer)} frame(s)"
         )
+        # the box on its own frame, then every buffered frame since, each result under its image's
+        # header: a consumer sees the whole track and can match results to frames by stamp
+        self._last_seq = max(self._last_seq, target.seq)
+        self._publish_result(target, TrackResult(box, float("nan")))
         if not newer:
-            self._last_seq = target.seq
-            self._publish_result(target, TrackResult(box, float("nan")))
             self.status.frame_done(target.stamp_ns)
             self._publish_status()
             return
-        for item in newer[:-1]:
-            self._handle_frame(item, publish=False)
-        self._handle_frame(newer[-1])
+        for item in newer:
+            self._handle_frame(item)
 
     def _handle_frame(self, item: BufferedFrame, publish: bool = True) -> None:
         self._last_seq = max(self._last_seq, item.seq)
