@@ -81,12 +81,21 @@ class LossConfig:
     feature errors against response errors and therefore depends on the teacher's feature
     scale (EfficientNet-Lite0 block outputs are O(1), VGG-M conv outputs O(10-100)): check the
     logged ``tracking`` / ``fidelity`` terms and rescale lambda when changing teacher.
-    ``dcf_lambda`` is the DCF regulariser of Eq. 2 (not the lambda of Eq. 4)."""
+    ``fidelity_normalize`` divides each level's fidelity term by the teacher's feature energy
+    (a relative error; see :func:`~cfvgg_ros.training.losses.fidelity_loss`), which makes lambda
+    independent of the teacher's scale: 3.0 then (config/train.yaml has the numbers); with
+    ``fidelity_normalize: false`` lambda multiplies the raw squared error of Eq. 5 (paper: 1e-5
+    with VGG-M).
+    ``dcf_lambda`` is the DCF regulariser of Eq. 2 (not the lambda of Eq. 4), relative to the
+    template's mean spectral energy when ``dcf_lambda_relative`` (see
+    :mod:`cfvgg_ros.training.losses`), absolute otherwise."""
 
-    fidelity_weight: float = 1e-5
+    fidelity_weight: float = 3.0
+    fidelity_normalize: bool = True
     fidelity_levels: list[str] = field(default_factory=lambda: list(LEVELS))
     tracking_levels: list[str] = field(default_factory=lambda: list(LEVELS))
-    dcf_lambda: float = 1e-4
+    dcf_lambda: float = 1e-2
+    dcf_lambda_relative: bool = True
     label_sigma_factor: float = 0.1
     min_label_sigma: float = 0.5
     cosine_window: bool = True
@@ -96,14 +105,15 @@ class LossConfig:
 @dataclass
 class OptimConfig:
     """SGD with momentum; lr decays exponentially from ``lr_start`` to ``lr_end`` over the epochs;
-    ``weight_decay`` is gamma of Eq. 4 (times 2). ``grad_clip`` (global norm) is off by default."""
+    ``weight_decay`` is gamma of Eq. 4 (times 2). ``grad_clip``: global gradient-norm clipping
+    (None: off)."""
 
     epochs: int = 50
     lr_start: float = 1e-2
     lr_end: float = 1e-5
     momentum: float = 0.9
     weight_decay: float = 5e-3
-    grad_clip: float | None = None
+    grad_clip: float | None = 20.0
 
 
 @dataclass
@@ -168,6 +178,8 @@ class TrainConfig:
             raise ConfigError(
                 "optim needs epochs >= 1, 0 < lr_end <= lr_start, momentum >= 0, weight_decay >= 0"
             )
+        if o.grad_clip is not None and not o.grad_clip > 0:
+            raise ConfigError(f"optim.grad_clip must be positive or null, got {o.grad_clip}")
         if self.runtime.device not in ("auto", "cpu", "cuda"):
             raise ConfigError(f"runtime.device must be auto, cpu or cuda, got {self.runtime.device!r}")
         return self

@@ -87,9 +87,11 @@ def provenance_of(checkpoint: dict) -> dict[str, str]:
         "loss_weights": json.dumps(
             {
                 "fidelity_weight": loss.get("fidelity_weight"),
+                "fidelity_normalize": loss.get("fidelity_normalize", False),
                 "fidelity_levels": loss.get("fidelity_levels"),
                 "tracking_levels": loss.get("tracking_levels"),
                 "dcf_lambda": loss.get("dcf_lambda"),
+                "dcf_lambda_relative": loss.get("dcf_lambda_relative", False),
                 "weight_decay": optim.get("weight_decay"),
             }
         ),
@@ -98,11 +100,11 @@ def provenance_of(checkpoint: dict) -> dict[str, str]:
     }
 
 
-def _export(student: CFVGGStudent, dummy: torch.Tensor, path: Path, dynamic: dict, opset: int) -> None:
+def _export(student: CFVGGStudent, dummy: torch.Tensor, target, dynamic: dict, opset: int) -> None:
     torch.onnx.export(
         _ContractOutputs(student),
         (dummy,),
-        str(path),
+        target,
         input_names=[INPUT_NAME],
         output_names=list(OUTPUT_NAMES),
         dynamic_axes=dynamic,
@@ -112,23 +114,21 @@ def _export(student: CFVGGStudent, dummy: torch.Tensor, path: Path, dynamic: dic
     )
 
 
-def export_student(
-    student: CFVGGStudent, out_path, provenance: dict[str, str], opset: int = OPSET
-) -> FeatureContract:
-    """Write ``student`` as a contract ONNX model to ``out_path``; returns the validated contract."""
+def student_to_onnx(student: CFVGGStudent, provenance: dict[str, str], opset: int = OPSET):
+    """``student`` as a contract ``onnx.ModelProto`` built in memory; returns (model, contract)."""
+    import io
+
     import onnx
 
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     student = student.eval().cpu()
     dummy = torch.zeros(1, 3, 128, 128)
     dynamic = {INPUT_NAME: {0: "N", 2: "H", 3: "W"}}
     dynamic.update({name: {0: "N", 2: f"{name}_h", 3: f"{name}_w"} for name in OUTPUT_NAMES})
-    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    buffer = io.BytesIO()
     with warnings.catch_warnings():  # tracer / TorchScript-exporter deprecation notices
         warnings.simplefilter("ignore")
-        _export(student, dummy, tmp, dynamic, opset)
-    model = onnx.load(str(tmp))
+        _export(student, dummy, buffer, dynamic, opset)
+    model = onnx.load_from_string(buffer.getvalue())
     model.ir_version = min(model.ir_version, IR_VERSION)
     model.producer_name = "cfvgg_ros.cfvgg-export"
     contract = contract_from_geometry(
@@ -141,6 +141,19 @@ def export_student(
     )
     stamp_contract(model, contract)
     validate_model(model)
+    return model, contract
+
+
+def export_student(
+    student: CFVGGStudent, out_path, provenance: dict[str, str], opset: int = OPSET
+) -> FeatureContract:
+    """Write ``student`` as a contract ONNX model to ``out_path``; returns the validated contract."""
+    import onnx
+
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    model, contract = student_to_onnx(student, provenance, opset)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
     onnx.save(model, str(tmp))
     tmp.replace(out_path)
     return contract

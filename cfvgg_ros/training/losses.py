@@ -55,7 +55,7 @@ def cosine_window(size: tuple[int, int], dtype=torch.float32) -> torch.Tensor:
     return wy[:, None] * wx[None, :]
 
 
-RELATIVE_REG_FLOOR = 1e-6  # absolute floor of the relative regulariser (all-zero features)
+RELATIVE_REG_FLOOR = 1e-12  # keeps all-zero template features from dividing 0 by 0
 
 
 def dcf_response(
@@ -98,7 +98,7 @@ def dcf_response(
         energy = energy + (reg * scale + RELATIVE_REG_FLOOR)
     else:
         energy = energy + reg
-    conj_w_hat = y_hat * x_hat.conj() / energy  # conj(w_hat) of Eq. 2 (the label is real)
+    conj_w_hat = y_hat * x_hat.conj() / energy  # conj(w_hat_d) of Eq. 2
     response_hat = (conj_w_hat.unsqueeze(1) * z_hat).sum(dim=2)  # N x K x h x w'
     return torch.fft.irfft2(response_hat, s=size).flatten(0, 1)
 
@@ -151,10 +151,15 @@ def fidelity_loss(
     teacher_search: dict[str, torch.Tensor],
     levels=None,
     reduction: str = "sum",
+    normalize: bool = False,
 ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """L_fidelity = L_target + L_search = ||phi(x) - psi(x)||^2 + ||phi(z) - psi(z)||^2 (Eq. 5),
     summed over ``levels`` (default: every teacher level); the student features are the
-    adapter (1x1 conv) outputs with the teacher's channel counts. Returns total and per level."""
+    adapter (1x1 conv) outputs with the teacher's channel counts. With ``normalize`` each
+    sample's level term is divided by the teacher's energy ||psi(x)||^2 + ||psi(z)||^2 (a
+    relative error, 1 for an all-zero student; ``reduction`` is then irrelevant), which makes
+    the levels comparable and lambda independent of the teacher's feature scale. Returns total
+    and per level."""
     levels = list(teacher_template) if levels is None else list(levels)
     terms = {}
     for level in levels:
@@ -166,6 +171,15 @@ def fidelity_loss(
                 raise ValueError(
                     f"{level} {what}: student {tuple(s[level].shape)} vs teacher {tuple(t[level].shape)}"
                 )
+        if normalize:
+            error = (student_template[level] - teacher_template[level]).square().flatten(1).sum(1) + (
+                student_search[level] - teacher_search[level]
+            ).square().flatten(1).sum(1)
+            energy = teacher_template[level].square().flatten(1).sum(1) + teacher_search[level].square().flatten(
+                1
+            ).sum(1)
+            terms[level] = (error / energy.clamp_min(1e-12)).mean()
+            continue
         terms[level] = _squared_error(
             student_template[level], teacher_template[level], reduction
         ) + _squared_error(student_search[level], teacher_search[level], reduction)

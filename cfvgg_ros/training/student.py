@@ -33,6 +33,7 @@ ARCHITECTURE = "cf-vgg"
 # (kernel, stride, pad) of each conv layer and of the two pools (pads: before, after)
 _CONV_GEOMETRY = ((7, 2, 0), (5, 2, 1), (3, 1, 1), (3, 1, 1), (3, 1, 1))
 _POOL = LayerGeometry(kernel=3, stride=2, pad_before=0, pad_after=1)
+CONV_KERNELS = tuple(kernel for kernel, _, _ in _CONV_GEOMETRY)  # (7, 5, 3, 3, 3)
 
 
 class MatConvNetLRN(nn.Module):

@@ -152,19 +152,31 @@ def _level_geometry() -> dict[str, tuple[int, float]]:
     return {level: receptive_field(layers)[:2] for level, layers in student_geometry().items()}
 
 
-def make_labels(
-    centres: torch.Tensor, sizes: torch.Tensor, grids: dict[str, tuple[int, int]], config: TrainConfig
+def labels_on_grids(
+    centres: torch.Tensor,
+    sizes: torch.Tensor,
+    grids: dict[str, tuple[int, int]],
+    sigma_factor: float,
+    min_sigma: float,
 ) -> dict[str, torch.Tensor]:
     """Gaussian labels g_l (Eq. 8) at the target centres (N x 2, (y, x) patch pixels) on each
-    level's grid; sigma = max(label_sigma_factor * target size / stride, min_label_sigma) cells."""
+    level's grid; sigma = max(sigma_factor * target size / stride, min_sigma) cells, so every
+    level's label covers the same image area."""
     geometry = _level_geometry()
     labels = {}
     for level, grid in grids.items():
         stride, offset = geometry[level]
         cells = (centres - offset) / stride
-        sigma = torch.clamp(config.loss.label_sigma_factor * sizes / stride, min=config.loss.min_label_sigma)
+        sigma = torch.clamp(sigma_factor * sizes / stride, min=min_sigma)
         labels[level] = gaussian_labels(grid, cells, sigma).to(centres.device)
     return labels
+
+
+def make_labels(
+    centres: torch.Tensor, sizes: torch.Tensor, grids: dict[str, tuple[int, int]], config: TrainConfig
+) -> dict[str, torch.Tensor]:
+    """:func:`labels_on_grids` with the label settings of ``config.loss``."""
+    return labels_on_grids(centres, sizes, grids, config.loss.label_sigma_factor, config.loss.min_label_sigma)
 
 
 def _param_digest(module: torch.nn.Module) -> str:
@@ -310,7 +322,7 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
     if resume:
         state = load_checkpoint(checkpoint_path)
         runtime = config.runtime
-        config = config_from_dict(state["config"])
+        config = config_from_dict(_with_legacy_loss_keys(state["config"]))
         config.runtime = runtime  # execution settings may change between runs, the experiment may not
         config.output_dir = str(out_dir)
     if config.runtime.threads:
@@ -488,6 +500,17 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
     return summary
 
 
+def _with_legacy_loss_keys(values: dict) -> dict:
+    """Checkpoints written before the relative DCF regulariser and the normalised fidelity loss
+    existed used neither: keep them so when resuming."""
+    values = dict(values)
+    loss = dict(values.get("loss") or {})
+    loss.setdefault("dcf_lambda_relative", False)
+    loss.setdefault("fidelity_normalize", False)
+    values["loss"] = loss
+    return values
+
+
 def _wants_cuda(config: TrainConfig) -> bool:
     return config.runtime.device == "cuda" or (config.runtime.device == "auto" and torch.cuda.is_available())
 
@@ -536,12 +559,15 @@ def _step(model, teacher, batch, optimizer, config: TrainConfig, device) -> dict
             config.loss.dcf_lambda,
             config.loss.cosine_window,
             config.loss.reduction,
+            config.loss.dcf_lambda_relative,
         )
         row.update({f"tracking_{lv}": float(v.detach()) for lv, v in terms.items()})
     if teacher is not None and config.loss.fidelity_levels:
         levels = {lv: grids[lv] for lv in config.loss.fidelity_levels}
         tx, tz = teacher.features(template, levels), teacher.features(search, levels)
-        fidelity, terms = fidelity_loss(ax, az, tx, tz, config.loss.fidelity_levels, config.loss.reduction)
+        fidelity, terms = fidelity_loss(
+            ax, az, tx, tz, config.loss.fidelity_levels, config.loss.reduction, config.loss.fidelity_normalize
+        )
         row.update({f"fidelity_{lv}": float(v.detach()) for lv, v in terms.items()})
     loss = offline_loss(tracking, fidelity, config.loss.fidelity_weight)
     if not torch.isfinite(loss):
