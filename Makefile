@@ -7,7 +7,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.cfvgg-installed
 SEQ    ?=
 TRACKER ?=
-DEMO_ARGS := $(if $(SEQ),--sequence $(SEQ)) $(if $(TRACKER),--tracker $(TRACKER))
+ARGS   ?=
+DEMO_ARGS := $(if $(SEQ),--sequence $(SEQ)) $(if $(TRACKER),--tracker $(TRACKER)) $(ARGS)
 
 .PHONY: setup demo test lint bench-peers clean
 

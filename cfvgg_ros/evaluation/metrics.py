@@ -158,6 +158,12 @@ def _iou(a: np.ndarray, b: np.ndarray, plus_one: bool) -> np.ndarray:
         return inter / union
 
 
+def box_iou(a, b) -> float:
+    """IoU of two single (x, y, w, h) boxes (no +1; 0 when the union is empty)."""
+    value = float(_iou(np.asarray([a], float), np.asarray([b], float), plus_one=False)[0])
+    return value if np.isfinite(value) else 0.0
+
+
 def overlap(pred, gt, rules: str = "otb") -> np.ndarray:
     """Per-frame overlap (IoU) of tracker boxes ``pred`` with ``gt``, both (N, 4) x, y, w, h.
 

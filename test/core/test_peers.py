@@ -8,6 +8,7 @@ import pytest
 from cfvgg_ros.core.contract import TrackerError
 from cfvgg_ros.core.registry import create_tracker
 from cfvgg_ros.datasets.sequence import Sequence
+from cfvgg_ros.evaluation.metrics import box_iou as _iou
 from cfvgg_ros.paths import shared_models_root
 from cfvgg_ros.peers import (
     NANO_BACKBONE_NAME,
@@ -20,13 +21,6 @@ from cfvgg_ros.peers import (
 H, W, SIZE, FRAMES = 120, 160, 28, 20
 
 
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
 
 
 def moving_square(num_frames=FRAMES, step=(2.0, 1.0)) -> Sequence:

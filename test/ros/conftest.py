@@ -34,6 +34,7 @@ os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)  # tests choose the profile themselves
 
 from cfvgg_ros.core import Tracker, create_tracker  # noqa: E402
+from cfvgg_ros.evaluation.metrics import box_iou as iou  # noqa: E402,F401  (re-exported to the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
@@ -48,14 +49,6 @@ def stamp_of(index: int) -> int:
     return BASE_STAMP_NS + index * 1_000_000_000 // FPS
 
 
-def iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 class FaultyTracker(Tracker):

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+from cfvgg_ros.evaluation.metrics import box_iou as _iou
 from cfvgg_ros.kcf import (
     KCFConfig,
     cnn_map_to_grid,
@@ -23,15 +24,6 @@ from cfvgg_ros.kcf import (
     rfft2,
     sample_patch,
 )
-
-
-def _iou(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
 
 
 def moving_texture_sequence(num_frames: int = 40, width: int = 320, height: int = 240):
