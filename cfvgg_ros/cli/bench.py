@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cpu-core", type=int, default=None,
                         help="core to pin this process to (default: the lowest allowed core)")
     parser.add_argument("--markdown", action="store_true", help="print the tables as Markdown")
+    parser.add_argument("--profile", action="store_true",
+                        help="profile the trackers that support it (ECO engine) and print their mean ms per "
+                             "frame per stage (sets $CFVGG_PROFILE=1; resumed results carry no profile)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--no-plots", action="store_true", help="do not write success/precision PNGs")
     parser.add_argument("--list-trackers", action="store_true", help="list the tracker names and exit")
@@ -219,11 +222,19 @@ def _run(args, allowed_cores: list[int] | None) -> int:
     from cfvgg_ros.evaluation.runner import BenchmarkInputError, run_benchmark
 
     run_dir = Path(args.results) / args.run_name
+    previous_profile = os.environ.get("CFVGG_PROFILE")
+    if args.profile:  # read by the trackers, here and in spawned workers
+        os.environ["CFVGG_PROFILE"] = "1"
     try:
         run = run_benchmark(trackers, specs, data_root, run_dir, jobs=args.jobs, resume=not args.no_resume,
                             progress=not args.no_progress, cores=allowed_cores)
     except BenchmarkInputError as exc:
         raise UsageError(str(exc)) from exc
+    finally:
+        if args.profile and previous_profile is None:
+            os.environ.pop("CFVGG_PROFILE", None)
+        elif args.profile:
+            os.environ["CFVGG_PROFILE"] = previous_profile
     for label, key, message in run.failed:
         print(f"FAILED: {label} on {key}: {message}", file=sys.stderr)
     results = run.result_list()
@@ -234,12 +245,33 @@ def _run(args, allowed_cores: list[int] | None) -> int:
                                sequences=run.sequences, plots=not args.no_plots)
     print(text)
     print()
+    if args.profile:
+        _print_profiles(results, args.markdown)
     if run.resumed:
         print(f"resumed {len(run.resumed)} stored result(s) (use --no-resume to rerun them)")
     print(f"results: {run_dir}")
     for path in files:
         print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
     return 1 if run.failed else 0
+
+
+def _print_profiles(results, markdown: bool) -> None:
+    """Per-stage breakdown (mean ms per frame, all sequences pooled) of every tracker whose
+    results carry a profile."""
+    from cfvgg_ros.eco.profiling import format_profile_table, merge_reports
+
+    by_label: dict[str, list] = {}
+    for result in results:
+        report = result.metadata.get("profile")
+        if report:
+            by_label.setdefault(result.tracker, []).append(report)
+    if not by_label:
+        print("no profiles in these results (only the ECO-engine trackers profile; resumed results lack one)")
+        print()
+        return
+    print("stage breakdown (mean ms per frame, all sequences pooled):")
+    print(format_profile_table({label: merge_reports(r) for label, r in by_label.items()}, markdown=markdown))
+    print()
 
 
 def main(argv: list[str] | None = None) -> int:

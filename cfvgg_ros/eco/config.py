@@ -125,6 +125,8 @@ class ECOConfig:
     number_of_scales: int = 5
     scale_step: float = 1.02
     scale_filter_config: object | None = None
+    # instrumentation: per-stage wall times (ECOTracker.profile_report); None = $CFVGG_PROFILE
+    profile: bool | None = None
 
     def __post_init__(self) -> None:
         feats = tuple(_as_feature(f) for f in self.features)

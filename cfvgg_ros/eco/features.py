@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import FeatureConfig
+from .profiling import StageProfiler
 
 
 class FeatureError(RuntimeError):
@@ -117,8 +118,14 @@ class FeatureExtractor:
     normalised as configured (cosine windows are applied by the caller)."""
 
     def __init__(
-        self, features, normalize_power: float = 2.0, normalize_size: bool = True, normalize_dim: bool = True
+        self,
+        features,
+        normalize_power: float = 2.0,
+        normalize_size: bool = True,
+        normalize_dim: bool = True,
+        profiler: StageProfiler | None = None,
     ):
+        self.profiler = profiler if profiler is not None else StageProfiler(False)
         self.configs: tuple[FeatureConfig, ...] = tuple(features)
         self.normalize = (float(normalize_power), bool(normalize_size), bool(normalize_dim))
         self._cnn: dict[str, object] = {}
@@ -243,34 +250,37 @@ class FeatureExtractor:
         return self.extract_many([patch])[0]
 
     def extract_many(self, patches) -> list[list[np.ndarray]]:
-        """:meth:`extract` for several same-sized patches (one batched CNN run for all of them)."""
-        cnn_maps = {}
-        if self._cnn:
-            batch = np.stack(patches) if len(patches) > 1 else patches[0][None]
-            for key, net in self._cnn.items():
-                cnn_maps[key] = net(batch)
-        return [
-            self._assemble(patch, {k: {n: m[i] for n, m in v.items()} for k, v in cnn_maps.items()})
-            for i, patch in enumerate(patches)
-        ]
+        """:meth:`extract` for several same-sized patches. The CNN runs patch by patch: on one
+        core onnxruntime gains nothing from a batch, and a batch's large ``low`` maps fall out of
+        cache (5 scales of a 252-pixel patch: ~6.5 ms one by one, ~8.8 ms batched)."""
+        out = []
+        for patch in patches:
+            cnn_maps = {}
+            if self._cnn:
+                with self.profiler.stage("cnn"):
+                    for key, net in self._cnn.items():
+                        cnn_maps[key] = net(patch)
+            out.append(self._assemble(patch, cnn_maps))
+        return out
 
     def _assemble(self, patch: np.ndarray, cnn_maps) -> list[np.ndarray]:
         out = []
         power, by_size, by_dim = self.normalize
         grey = None
         for cfg in self.configs:
-            if cfg.kind == "cnn":
-                x = cnn_maps[str(cfg.model_path) if cfg.model_path else ""][cfg.layer]
-            elif cfg.kind == "fhog":
-                x = self._funcs["fhog"](patch, cell_size=cfg.cell_size)
-            elif cfg.kind == "colour":
-                x = self._funcs["colour"](patch, cell_size=cfg.cell_size)
-            else:
-                if grey is None:
-                    grey = patch.astype(np.float32).mean(axis=2) / 255.0 - 0.5
-                c = cfg.cell_size
-                h, w = grey.shape[0] // c, grey.shape[1] // c
-                x = grey[: h * c, : w * c].reshape(h, c, w, c).mean(axis=(1, 3))[:, :, None]
-            x = np.array(average_pool(np.asarray(x, dtype=np.float32), cfg.downsample), dtype=np.float32)
-            out.append(normalize_features(x, power, by_size, by_dim))
+            with self.profiler.stage("cnn" if cfg.kind == "cnn" else "hog_colour"):
+                if cfg.kind == "cnn":
+                    x = cnn_maps[str(cfg.model_path) if cfg.model_path else ""][cfg.layer]
+                elif cfg.kind == "fhog":
+                    x = self._funcs["fhog"](patch, cell_size=cfg.cell_size)
+                elif cfg.kind == "colour":
+                    x = self._funcs["colour"](patch, cell_size=cfg.cell_size)
+                else:
+                    if grey is None:
+                        grey = patch.astype(np.float32).mean(axis=2) / 255.0 - 0.5
+                    c = cfg.cell_size
+                    h, w = grey.shape[0] // c, grey.shape[1] // c
+                    x = grey[: h * c, : w * c].reshape(h, c, w, c).mean(axis=(1, 3))[:, :, None]
+                x = np.array(average_pool(np.asarray(x, dtype=np.float32), cfg.downsample), dtype=np.float32)
+                out.append(normalize_features(x, power, by_size, by_dim))
         return out

@@ -77,7 +77,7 @@ def weighted_sum(alpha, z, out):
 @_njit
 def filter_data_term(zs, fs, rows, alpha, ny, nx1, outs):
     """ECO Eq. 5 data term ``out_b[c] = sum_s alpha_s conj(z_b[s, c]) sum_b' sum_c' z_b'[s, c'] f_b'[c']``
-    over all blocks ``b`` (typed lists of (S, C, Y, X) samples, (C, Y, X) filters and outputs; block
+    over all blocks ``b`` (tuples of (S, C, Y, X) samples, (C, Y, X) filters and outputs; block
     ``b``'s rows start at ``rows[b]`` of the (ny, nx1) output spectrum). Sample by sample, so each
     sample is read twice while it is still in cache."""
     nb = len(zs)
@@ -106,3 +106,35 @@ def filter_data_term(zs, fs, rows, alpha, ny, nx1, outs):
                 for y in range(by):
                     for x in range(bx):
                         o[c, y, x] += a * (z[s, c, y, x].conjugate() * sh[r0 + y, x])
+
+
+@_njit
+def convolve_taps_half(f, dys, dxs, vals, row_off, out):
+    """``out[c, y, x] += sum_t vals[t] * F[c, y - row_off - dys[t], x - dxs[t]]`` on half spectra of
+    Hermitian-symmetric series: ``f`` (C, Ny, Nx1) holds columns ``kx >= 0`` (column 0 is
+    ``kx = 0`` in ``f`` and ``out`` alike), columns ``x < 0`` are read as
+    ``conj(F[c, Ny-1-y, -x])`` and coefficients outside ``f`` as zero; ``out`` (C, Ny', Nx1') may
+    be larger (a 'full' convolution, ``row_off > 0``) or smaller (``row_off < 0``) than ``f``.
+    One output row is accumulated in a local buffer over all taps."""
+    nc, ny, nx1 = f.shape
+    ny_out, nx1_out = out.shape[1], out.shape[2]
+    row = np.empty(nx1_out, dtype=np.complex64)
+    for c in range(nc):
+        for y in range(ny_out):
+            row[:] = 0
+            for t in range(vals.shape[0]):
+                yy = y - row_off - dys[t]
+                if yy < 0 or yy >= ny:
+                    continue
+                dx = dxs[t]
+                v = vals[t]
+                for x in range(max(dx, 0), min(nx1_out, nx1 + dx)):
+                    row[x] += v * f[c, yy, x - dx]
+                # source columns x - dx < 0, mirrored: F[yy, -m] = conj(F[Ny-1-yy, m])
+                ym = ny - 1 - yy
+                for x in range(0, min(dx, nx1_out)):
+                    m = dx - x
+                    if m < nx1:
+                        row[x] += v * f[c, ym, m].conjugate()
+            for x in range(nx1_out):
+                out[c, y, x] += row[x]

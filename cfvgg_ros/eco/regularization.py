@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fourier import full_spectrum
-from .kernels import convolve_taps
+from .kernels import convolve_taps, convolve_taps_half
 
 
 def reg_window_filter(
@@ -80,6 +80,28 @@ class RegularizationOperator:
         self._dxs = np.array([t[1] for t in taps], dtype=np.int64)
         self._vals = np.array([t[2] for t in taps], dtype=np.float32)
         self.kernel2 = k2
+        # W alone (applied twice by :meth:`accumulate`, as ECO does): ~9 taps instead of ~33
+        ky, kx = (kernel.shape[0] - 1) // 2, (kernel.shape[1] - 1) // 2
+        self.ky, self.kx = ky, kx
+        nz = np.argwhere(kernel != 0)
+        self._w_dys = (nz[:, 0] - ky).astype(np.int64)
+        self._w_dxs = (nz[:, 1] - kx).astype(np.int64)
+        self._w_vals = kernel[nz[:, 0], nz[:, 1]].astype(np.float32)
+
+    def accumulate(self, hf: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``out += W^H W hf`` for complex64 ``hf`` and ``out`` (C, 2Ky+1, Kx+1), in place: the CG hot
+        path. ``W`` is applied twice on half spectra (a 'full' convolution to the grown spectrum,
+        then the flipped kernel back onto the filter support), as ECO does; it equals
+        :meth:`__call__` up to float32 rounding with about half the multiply-adds."""
+        if hf.shape != out.shape or hf.ndim != 3:
+            raise ValueError(f"need (C, Ny, Nx1) filter and output of one shape, got {hf.shape}, {out.shape}")
+        if hf.dtype != np.complex64 or out.dtype != np.complex64 or not out.flags.c_contiguous:
+            raise ValueError("accumulate needs complex64 arrays and a C-contiguous output")
+        nc, ny, nx1 = hf.shape
+        grown = np.zeros((nc, ny + 2 * self.ky, nx1 + self.kx), dtype=np.complex64)
+        convolve_taps_half(np.ascontiguousarray(hf), self._w_dys, self._w_dxs, self._w_vals, self.ky, grown)
+        convolve_taps_half(grown, -self._w_dys, -self._w_dxs, self._w_vals, -self.ky, out)
+        return out
 
     def __call__(self, hf: np.ndarray) -> np.ndarray:
         """``W^H W hf`` for ``hf`` (..., 2Ky+1, Kx+1) complex."""

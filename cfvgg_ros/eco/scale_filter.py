@@ -29,9 +29,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft
+import scipy.linalg
 
 from cfvgg_ros.core.contract import TrackerError
-from cfvgg_ros.features.fhog import fhog
+from cfvgg_ros.features.fhog import fhog_batch
 
 
 @dataclass(frozen=True)
@@ -165,6 +166,7 @@ class ScaleFilter:
         shifted = np.roll(exponents, -((n - 1) // 2))
         labels = np.exp(-0.5 * shifted**2 / sigma**2)
         self._label_f = scipy.fft.fft(labels, workers=1).astype(np.complex64)
+        self._dft = np.exp(-2j * np.pi * np.outer(np.arange(n), np.arange(n)) / n)
         self.window: np.ndarray = _hann_symmetric(n)
         """Hann window over the ``S`` scale samples (MATLAB ``hann``, as fDSST/ECO)."""
         self.min_scale_factor = 0.0
@@ -270,15 +272,17 @@ class ScaleFilter:
             # pixel p of the full frame sits at (p - origin + 1/2) / factor - 1/2 in the region
             center = (center - np.array([top, left]) + 0.5) / factor - 0.5
             sizes = np.maximum(np.round(sizes / factor), 1.0)
-        columns = []
-        for patch_h, patch_w in sizes.astype(int):
+        resized = np.empty((len(sizes), model_h, model_w) + frame.shape[2:], dtype=frame.dtype)
+        for i, (patch_h, patch_w) in enumerate(sizes.astype(int)):
             patch = _crop_replicate(frame, center, int(patch_h), int(patch_w))
             shrink = patch_h * patch_w > model_h * model_w
-            resized = cv2.resize(
+            resized[i] = cv2.resize(
                 patch, (model_w, model_h), interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-            )
-            columns.append(fhog(resized, self.config.cell_size).ravel())
-        return np.stack(columns, axis=1)
+            ).reshape(resized.shape[1:])
+        if resized.ndim == 3:
+            resized = resized[..., None]
+        features = fhog_batch(resized, self.config.cell_size)  # (S, h, w, 31), one compiled call
+        return np.ascontiguousarray(features.reshape(len(sizes), -1).T)
 
     # ------------------------------------------------------------------ internals
     def _learn(self, frame, center, base_sz, current_scale) -> None:
@@ -290,20 +294,32 @@ class ScaleFilter:
             self._template = ((1.0 - cfg.learning_rate) * self._template + cfg.learning_rate * samples).astype(
                 np.float32
             )
-        basis, _ = np.linalg.qr(self._template.astype(np.float64), mode="reduced")
-        sample_basis, _ = np.linalg.qr(samples.astype(np.float64), mode="reduced")
+        basis = scipy.linalg.qr(self._template.astype(np.float64), mode="economic", check_finite=False)[0]
         if cfg.num_compressed_dim is not None:
             basis = basis[:, : cfg.num_compressed_dim]
-            sample_basis = sample_basis[:, : cfg.num_compressed_dim]
         self._basis = basis.T.astype(np.float32)
         template_f = scipy.fft.fft((self._basis @ self._template) * self.window, axis=1, workers=1)
         self._num_f = (self._label_f[None, :] * np.conj(template_f)).astype(np.complex64)
-        sample_f = scipy.fft.fft((sample_basis.T.astype(np.float32) @ samples) * self.window, axis=1, workers=1)
-        new_den = np.sum((sample_f * np.conj(sample_f)).real, axis=0).astype(np.float32)
+        new_den = self._sample_energy(samples).astype(np.float32)
         if self._den_f is None:
             self._den_f = new_den
         else:
             self._den_f = ((1.0 - cfg.learning_rate) * self._den_f + cfg.learning_rate * new_den).astype(np.float32)
+
+    def _sample_energy(self, samples: np.ndarray) -> np.ndarray:
+        """``sum_rows |F(w * Q^T x)|^2`` per scale frequency, ``Q`` an orthonormal basis of the
+        sample ``x`` (fDSST's denominator term). With all ``S`` basis vectors kept, ``Q^T x = R``
+        of ``x = QR`` and the sum is ``diag(E W x^T x W E^H)`` (``E`` the DFT matrix, ``W`` the
+        window): an S x S Gram matrix instead of a QR of the D x S sample."""
+        x = samples.astype(np.float64)
+        cfg = self.config
+        if cfg.num_compressed_dim is not None and cfg.num_compressed_dim < x.shape[1]:
+            q = scipy.linalg.qr(x, mode="economic", check_finite=False)[0][:, : cfg.num_compressed_dim]
+            sample_f = scipy.fft.fft((q.T @ x) * self.window, axis=1, workers=1)
+            return np.sum(sample_f.real**2 + sample_f.imag**2, axis=0)
+        w = self.window.astype(np.float64)
+        weighted = (x.T @ x) * w[:, None] * w[None, :]
+        return np.einsum("js,st,jt->j", self._dft, weighted, self._dft.conj(), optimize=False).real
 
     def _require_init(self, what: str) -> None:
         if not self.initialised:

@@ -6,11 +6,15 @@ Per frame: sample features around the previous position (one or several scales),
 with ``P``, interpolate to the continuous domain, score with the filter, locate the maximum
 (grid + Newton), update scale (fDSST filter or multi-scale search), add the detection sample to
 the generative sample space and, every ``train_gap + 1`` frames, run a few CG iterations.
+
+With ``profile=True`` (or ``$CFVGG_PROFILE=1``) every stage of ``update`` is timed and
+:meth:`ECOTracker.profile_report` returns the per-stage breakdown (:mod:`.profiling`).
 """
 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 
@@ -22,6 +26,7 @@ from .features import FeatureExtractor, cosine_window, sample_patch
 from .fourier import cfft2, frequencies, half_spectrum_shape, shift_sample, symmetrize_filter
 from .interpolation import interpolation_fourier
 from .optimizer import conjugate_gradient
+from .profiling import StageProfiler, format_profile_table, profiling_requested
 from .projection import pca_projection, project_spatial
 from .regularization import RegularizationOperator, reg_window_filter
 from .sample_space import SampleSpace
@@ -50,8 +55,9 @@ class ECOTracker(Tracker):
         super().__init__()
         cfg = ECOConfig.with_overrides(config if config is not None else ECOConfig.feco(), **overrides)
         self.config = cfg
+        self.profiler = StageProfiler(profiling_requested(cfg.profile))
         self.extractor = FeatureExtractor(
-            cfg.features, cfg.normalize_power, cfg.normalize_size, cfg.normalize_dim
+            cfg.features, cfg.normalize_power, cfg.normalize_size, cfg.normalize_dim, profiler=self.profiler
         )
         self._scale_filter_cls = None
         if cfg.use_scale_filter:
@@ -148,17 +154,19 @@ class ECOTracker(Tracker):
     def _samples(self, frame, pos, scales):
         """Windowed feature maps of patches at ``pos`` for every scale in ``scales``."""
         patches, centres, pscales = [], [], []
-        for s in scales:
-            patch, centre, pscale = sample_patch(frame, pos, self.img_sample_sz * s, self.img_sample_sz)
-            patches.append(patch)
-            centres.append(np.array(centre))
-            pscales.append(np.array(pscale))
+        with self.profiler.stage("patch"):
+            for s in scales:
+                patch, centre, pscale = sample_patch(frame, pos, self.img_sample_sz * s, self.img_sample_sz)
+                patches.append(patch)
+                centres.append(np.array(centre))
+                pscales.append(np.array(pscale))
         feats = self.extractor.extract_many(patches)
-        for maps in feats:
-            for m, w, size in zip(maps, self.windows, self.feature_sizes, strict=True):
-                if m.shape[:2] != tuple(size):
-                    raise TrackerError(f"feature map {m.shape[:2]} differs from the expected {size}")
-                m *= w
+        with self.profiler.stage("projection_fft"):
+            for maps in feats:
+                for m, w, size in zip(maps, self.windows, self.feature_sizes, strict=True):
+                    if m.shape[:2] != tuple(size):
+                        raise TrackerError(f"feature map {m.shape[:2]} differs from the expected {size}")
+                    m *= w
         return feats, centres, pscales
 
     def _project_transform(self, maps):
@@ -180,7 +188,25 @@ class ECOTracker(Tracker):
         return [shift_sample(z, frac, ky, kx) for z, ky, kx in zip(zf, self.ky, self.kx, strict=True)]
 
     # ------------------------------------------------------------------ tracker API
+    def profile_report(self) -> dict | None:
+        """Per-stage wall times of the ``update`` calls so far (see
+        :meth:`cfvgg_ros.eco.profiling.StageProfiler.report`, plus ``"table"``, a printable
+        text table), or None when profiling is off (``profile=False`` and no ``$CFVGG_PROFILE``)."""
+        if not self.profiler.enabled:
+            return None
+        report = self.profiler.report()
+        report["table"] = format_profile_table({self.name: report})
+        return report
+
     def _init(self, frame, box) -> None:
+        start = time.perf_counter()
+        try:
+            self._init_tracker(frame, box)
+        finally:  # stage tallies count update() frames only
+            self.profiler.reset()
+            self.profiler.add_init(time.perf_counter() - start)
+
+    def _init_tracker(self, frame, box) -> None:
         cfg = self.config
         x, y, w, h = box
         self.pos = np.array([y + h / 2.0, x + w / 2.0])
@@ -288,16 +314,26 @@ class ECOTracker(Tracker):
         self.cg_state = state
 
     def _update(self, frame) -> TrackResult:
+        self.profiler.frame_begin()
+        try:
+            return self._track_frame(frame)
+        finally:
+            self.profiler.frame_end()
+
+    def _track_frame(self, frame) -> TrackResult:
         cfg = self.config
+        prof = self.profiler
         self.frame_index += 1
         peak = None
         for _ in range(max(cfg.refinement_iterations, 1)):
             scales = self.current_scale * self.scale_factors
             feats, centres, pscales = self._samples(frame, self.pos, scales)
-            zs = [self._project_transform(m) for m in feats]
-            z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
-            scores = self.layout.scores(self.hf, z_blocks)
-            peak = find_peak(scores, self.grid, cfg.newton_iterations)
+            with prof.stage("projection_fft"):
+                zs = [self._project_transform(m) for m in feats]
+                z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
+            with prof.stage("detection"):
+                scores = self.layout.scores(self.hf, z_blocks)
+                peak = find_peak(scores, self.grid, cfg.newton_iterations)
             s = peak.scale_index
             disp = (
                 np.array(
@@ -322,34 +358,40 @@ class ECOTracker(Tracker):
         if cfg.clamp_position:
             self.pos = np.clip(self.pos, 0, np.array(frame.shape[:2], dtype=np.float64))
         if self.scale_filter is not None:
-            factor, _ = self.scale_filter.track(
-                frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
-            )
+            with prof.stage("scale_filter"):
+                factor, _ = self.scale_filter.track(
+                    frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
+                )
             self.current_scale = float(
                 np.clip(self.current_scale * factor, self.min_scale_factor, self.max_scale_factor)
             )
         # model update with the detection sample (shifted to the new position) or a new sample
         if cfg.use_detection_sample:
             s = peak.scale_index
-            train = self._shift_to([z[s] for z in z_blocks], self.pos, centres[s], pscales[s])
+            with prof.stage("projection_fft"):
+                train = self._shift_to([z[s] for z in z_blocks], self.pos, centres[s], pscales[s])
         else:
             feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale])
-            train = self._shift_to(self._project_transform(feats[0]), self.pos, centres[0], pscales[0])
-        train = [np.ascontiguousarray(t, dtype=np.complex64) for t in train]
-        self.sample_space.update(train)
-        lr = cfg.learning_rate
-        for e, t in zip(self.sample_energy, train, strict=True):
-            e *= 1 - lr
-            e += lr * (t.real**2 + t.imag**2)
+            with prof.stage("projection_fft"):
+                train = self._shift_to(self._project_transform(feats[0]), self.pos, centres[0], pscales[0])
+        with prof.stage("sample_space"):
+            train = [np.ascontiguousarray(t, dtype=np.complex64) for t in train]
+            self.sample_space.update(train)
+            lr = cfg.learning_rate
+            for e, t in zip(self.sample_energy, train, strict=True):
+                e *= 1 - lr
+                e += lr * (t.real**2 + t.imag**2)
         if self.frame_index < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap:
-            self._train_filter(cfg.CG_iter)
+            with prof.stage("training"):
+                self._train_filter(cfg.CG_iter)
             self.frames_since_last_train = 0
         else:
             self.frames_since_last_train += 1
         if self.scale_filter is not None:
-            self.scale_filter.update(
-                frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
-            )
+            with prof.stage("scale_filter"):
+                self.scale_filter.update(
+                    frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
+                )
         self.target_sz = self.base_target_sz * self.current_scale
         h, w = self.target_sz
         box = (float(self.pos[1] - w / 2.0), float(self.pos[0] - h / 2.0), float(w), float(h))

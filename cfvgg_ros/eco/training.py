@@ -15,7 +15,6 @@ Blocks with smaller spectra sit in the centre rows / first columns of the larges
 from __future__ import annotations
 
 import numpy as np
-from numba.typed import List
 
 from .fourier import inner_product
 from .kernels import accumulate_scores, filter_data_term, weighted_sum
@@ -77,7 +76,8 @@ class FilterSystem:
     def set_samples(self, z, alpha) -> None:
         self.z = z
         self.alpha = np.asarray(alpha, dtype=np.float32)
-        self._z_list = List([np.ascontiguousarray(zz) for zz in z])
+        # homogeneous tuples, not numba typed lists: those compile at run time on first use
+        self._z_list = tuple(np.ascontiguousarray(zz) for zz in z)
         self._rows = np.array([rs.start for rs, _ in self.layout.slices], dtype=np.int64)
 
     def rhs(self):
@@ -92,8 +92,11 @@ class FilterSystem:
     def apply(self, hf):
         outs = [np.empty(f.shape, dtype=np.complex64) for f in hf]
         ny, nx1 = self.layout.output_shape
-        filter_data_term(self._z_list, List(hf), self._rows, self.alpha, ny, nx1, List(outs))
-        return [o + self.reg(f) for o, f in zip(outs, hf, strict=True)]
+        hf = tuple(np.ascontiguousarray(f, dtype=np.complex64) for f in hf)
+        filter_data_term(self._z_list, hf, self._rows, self.alpha, ny, nx1, tuple(outs))
+        for o, f in zip(outs, hf, strict=True):
+            self.reg.accumulate(f, o)
+        return outs
 
 
 def filter_preconditioner(sample_energy, reg_energy: float, data_param: float, reg_param: float):

@@ -155,6 +155,11 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
 
     metadata = collect_metadata()
     metadata.update({"tracker_name": tracker_name, "sequence_fps": float(getattr(sequence, "fps", 0.0))})
+    # per-stage timings of trackers that profile themselves (ECO engine: profile=True / $CFVGG_PROFILE)
+    profile_report = getattr(tracker, "profile_report", None)
+    report = profile_report() if initialised and callable(profile_report) else None
+    if report:
+        metadata["profile"] = {key: value for key, value in report.items() if key != "table"}
     return SequenceResult(
         tracker=label,
         dataset=sequence.dataset,

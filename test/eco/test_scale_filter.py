@@ -203,3 +203,19 @@ def test_rejects_bad_calls_and_configs():
     sf_small = ScaleFilter(ScaleFilterConfig(num_compressed_dim=5))
     sf_small.init(frame, CENTER, BASE_HW)
     assert sf_small.track(frame, CENTER, BASE_HW, 1.0)[0] == pytest.approx(1.0, abs=5e-3)
+
+
+@pytest.mark.parametrize("compressed", [None, 9])
+def test_sample_energy_matches_the_qr_projection(compressed):
+    """fDSST's denominator term sum_rows |F(w * Q^T x)|^2: the S x S Gram shortcut (all basis
+    vectors kept) and the truncated-basis path both equal the explicit QR projection."""
+    import scipy.fft
+
+    sf = ScaleFilter(ScaleFilterConfig(num_compressed_dim=compressed))
+    rng = np.random.default_rng(4)
+    x = rng.random((300, 17)).astype(np.float32)
+    x[:, 6] = x[:, 5] * 1.001  # nearly dependent scale samples, as neighbouring scales are
+    q = np.linalg.qr(x.astype(np.float64))[0][:, : compressed or 17]
+    f = scipy.fft.fft((q.T @ x.astype(np.float64)) * sf.window, axis=1)
+    expected = np.sum(np.abs(f) ** 2, axis=0)
+    np.testing.assert_allclose(sf._sample_energy(x), expected, rtol=1e-6, atol=1e-9 * expected.max())

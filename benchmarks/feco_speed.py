@@ -1,0 +1,207 @@
+"""Single-core speed of fECO on the 720p UAV123@10fps eval sequences, with its stage breakdown.
+
+Pins the process to one core (before numpy loads), pre-decodes every frame (JPEG decoding is not
+tracker time), runs each tracker over each sequence (init on frame 0 with the ground truth, then
+``update`` on every frame, timed with ``time.perf_counter``) and prints one table: per tracker and
+sequence the FPS (1 / mean frame time), the mean, median and 95th-percentile frame times, and,
+for the ECO-engine trackers, the mean milliseconds per frame of each profiled stage
+(``profile=True``, see :mod:`cfvgg_ros.eco.profiling`). Timing only: the accuracy of these
+runs is not reported, and no parameter may be tuned on these (eval) sequences.
+
+    .venv/bin/python benchmarks/feco_speed.py [--trackers feco,eco-hc,opencv-nano] [--json out.json]
+
+Before timing, each tracker runs a short untimed warm-up (init + a few updates on the first
+sequence) so that one-off costs (numba's cache load, onnxruntime's first run) are not counted;
+``--no-warmup`` keeps them in. The machine's other load makes timings noisy: compare runs made
+back to back and prefer medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from cfvgg_ros.threads import single_core  # noqa: E402 - must run before numpy loads
+
+DEFAULT_SEQUENCES = ("UAV123_10fps/wakeboard7", "UAV123_10fps/wakeboard4", "UAV123_10fps/person11")
+DEFAULT_TRACKERS = "feco,eco-hc,opencv-nano"
+STAGE_ABBREV = {
+    "cnn": "cnn",
+    "hog_colour": "hog",
+    "patch": "patch",
+    "projection_fft": "proj",
+    "detection": "det",
+    "scale_filter": "scale",
+    "sample_space": "space",
+    "training": "train",
+    "other": "other",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--trackers",
+        default=DEFAULT_TRACKERS,
+        help=f"comma-separated names, each optionally name:key=value:... (default {DEFAULT_TRACKERS})",
+    )
+    parser.add_argument("--sequences", default=",".join(DEFAULT_SEQUENCES), help="comma-separated dataset/name specs")
+    parser.add_argument("--data-root", default=None, help="data folder (default: the shared data folder)")
+    parser.add_argument("--max-frames", type=int, default=0, help="use at most this many frames per sequence (0: all)")
+    parser.add_argument("--cpu-core", type=int, default=None, help="core to pin to (default: lowest allowed)")
+    parser.add_argument("--no-warmup", action="store_true", help="count one-off start-up costs")
+    parser.add_argument("--no-profile", action="store_true", help="time without the stage profiler")
+    parser.add_argument("--json", default=None, help="also write the numbers to this JSON file")
+    parser.add_argument("--markdown", action="store_true", help="print Markdown tables")
+    return parser
+
+
+def load_frames(spec: str, data_root, max_frames: int):
+    """The sequence of ``spec`` and its frames decoded to RGB uint8 arrays."""
+    from cfvgg_ros.datasets import resolve
+
+    seq = resolve(spec, data_root)
+    count = len(seq) if max_frames <= 0 else min(max_frames, len(seq))
+    if count < 2:
+        raise SystemExit(f"{spec}: needs at least two frames, has {count}")
+    return seq, [seq.frame(i) for i in range(count)]
+
+
+def parse_tracker(spec: str) -> tuple[str, dict]:
+    """``"name"`` or ``"name:key=value:key=value"`` (values parsed as JSON when they can be)."""
+    name, *pairs = spec.split(":")
+    params = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"bad tracker parameter {pair!r} in {spec!r}; use name:key=value")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return name, params
+
+
+def make_tracker(spec: str, profile: bool):
+    from cfvgg_ros.core.registry import create_tracker
+
+    name, params = parse_tracker(spec)
+    if profile and name in ("feco", "eco-hc"):
+        params = {**params, "profile": True}
+    return create_tracker(name, **params)
+
+
+def time_tracker(tracker, frames, box) -> tuple[float, list[float]]:
+    """Init time and per-update times (seconds) of ``tracker`` over ``frames``."""
+    start = time.perf_counter()
+    tracker.init(frames[0], box)
+    init_s = time.perf_counter() - start
+    times = []
+    for frame in frames[1:]:
+        start = time.perf_counter()
+        tracker.update(frame)
+        times.append(time.perf_counter() - start)
+    return init_s, times
+
+
+def summarise(times) -> dict:
+    import numpy as np
+
+    ms = 1e3 * np.asarray(times, dtype=np.float64)
+    return {
+        "frames": int(ms.size),
+        "fps": float(1e3 / ms.mean()),
+        "mean_ms": float(ms.mean()),
+        "median_ms": float(np.median(ms)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "max_ms": float(ms.max()),
+    }
+
+
+def format_table(rows, markdown: bool) -> str:
+    stages = list(STAGE_ABBREV)
+    header = ["tracker", "sequence", "FPS", "mean", "median", "p95", "init"] + [STAGE_ABBREV[s] for s in stages]
+    lines = []
+    for row in rows:
+        prof = row.get("profile") or {}
+        cells = [
+            row["tracker"],
+            row["sequence"],
+            f"{row['fps']:.1f}",
+            f"{row['mean_ms']:.2f}",
+            f"{row['median_ms']:.2f}",
+            f"{row['p95_ms']:.2f}",
+            f"{row['init_ms']:.0f}",
+        ]
+        cells += [f"{prof['stages'][s]['ms_per_frame']:.2f}" if prof else "-" for s in stages]
+        lines.append(cells)
+    if markdown:
+        out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(c) + " |" for c in lines]
+        return "\n".join(out)
+    widths = [max(len(r[i]) for r in [header] + lines) for i in range(len(header))]
+    fmt = "  ".join(f"{{:<{w}}}" if i < 2 else f"{{:>{w}}}" for i, w in enumerate(widths))
+    return "\n".join([fmt.format(*header)] + [fmt.format(*c) for c in lines])
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    core = single_core(args.cpu_core)
+    import platform
+    import statistics
+
+    from cfvgg_ros.eco.profiling import format_profile_table, merge_reports
+    from cfvgg_ros.paths import shared_data_root
+
+    data_root = Path(args.data_root) if args.data_root else shared_data_root()
+    trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]
+    specs = [s.strip() for s in args.sequences.split(",") if s.strip()]
+    if data_root is None and not all(s.startswith("synthetic/") for s in specs):
+        print("feco_speed: no shared data folder (set CFVGG_SHARED or pass --data-root)", file=sys.stderr)
+        return 2
+    print(f"# single core {core} ({platform.processor() or platform.machine()}), frames pre-decoded", flush=True)
+    loaded = [load_frames(spec, data_root, args.max_frames) for spec in specs]
+    rows = []
+    for name in trackers:
+        if not args.no_warmup:
+            seq, frames = loaded[0]
+            warm = make_tracker(name, False)
+            time_tracker(warm, frames[: min(len(frames), 12)], tuple(seq.boxes[0]))
+        for spec, (seq, frames) in zip(specs, loaded, strict=True):
+            tracker = make_tracker(name, not args.no_profile)
+            init_s, times = time_tracker(tracker, frames, tuple(float(v) for v in seq.boxes[0]))
+            row = {"tracker": name, "sequence": spec, "init_ms": 1e3 * init_s, **summarise(times)}
+            report = tracker.profile_report() if hasattr(tracker, "profile_report") else None
+            if report:
+                report.pop("table", None)
+                row["profile"] = report
+            rows.append(row)
+            print(f"  {name} {spec}: {row['fps']:.1f} FPS (median {row['median_ms']:.2f} ms)", flush=True)
+    print()
+    print(format_table(rows, args.markdown))
+    print()
+    print("median over sequences of the per-sequence FPS:")
+    for name in trackers:
+        fps = [r["fps"] for r in rows if r["tracker"] == name]
+        print(f"  {name}: {statistics.median(fps):.1f} FPS (min {min(fps):.1f})")
+    pooled = {
+        name: merge_reports([r["profile"] for r in rows if r["tracker"] == name])
+        for name in trackers
+        if any(r.get("profile") for r in rows if r["tracker"] == name)
+    }
+    if pooled:
+        print()
+        print("stage breakdown, all sequences pooled (mean ms per frame):")
+        print(format_profile_table(pooled, markdown=args.markdown))
+    if args.json:
+        Path(args.json).write_text(json.dumps({"core": core, "rows": rows}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
