@@ -120,7 +120,9 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "recover_frames": (2, "consecutive good frames before LOST returns to TRACKING"),
     "redetect": (True, "search for the lost target in a widened region"),
     "redetect_search_scale": (4.0, "re-detection window size as a multiple of the box"),
-    "redetect_min_ncc": (0.7, "template correlation needed to accept a re-detection"),
+    "redetect_min_ncc": (0.8, "template correlation needed to accept a re-detection"),
+    "redetect_after": (10, "frames in LOST before the template search may re-initialise the tracker "
+                           "(the tracker's own model gets that long to recover)"),
     "cpu_core": (-1, "pin the process to this CPU core; -1: keep the affinity"),
     "publish_debug_image": (False, "publish ~/debug_image (the frame with the box drawn)"),
     "status_period": (1.0, "publish ~/status at least this often (s)"),
@@ -262,6 +264,7 @@ class TrackNode(Node):
         self._track_lock = threading.Lock()  # held while the tracker is used or reset
         self._last_seq = 0
         self._last_good_box = None
+        self._frames_lost = 0
         self._redetector: TemplateRedetector | None = None
         self._camera_info: CameraInfo | None = None
         self._status_lock = threading.Lock()
@@ -301,6 +304,7 @@ class TrackNode(Node):
             ("recover_frames", v["recover_frames"] >= 1, ">= 1"),
             ("redetect_search_scale", v["redetect_search_scale"] >= 1, ">= 1"),
             ("redetect_min_ncc", -1 <= v["redetect_min_ncc"] <= 1, "in [-1, 1]"),
+            ("redetect_after", v["redetect_after"] >= 0, ">= 0"),
             ("status_period", v["status_period"] > 0, "> 0"),
             ("cpu_core", v["cpu_core"] >= -1, ">= 0, or -1 for no pinning"),
             ("image_topic", bool(v["image_topic"]), "a topic name"),
@@ -587,7 +591,9 @@ class TrackNode(Node):
     def _track(self, frame: np.ndarray) -> TrackResult:
         """One tracker step; while LOST, a re-detection attempt in a widened region."""
         if self.status.state is not TrackState.LOST:
+            self._frames_lost = 0
             return self.tracker.update(frame)
+        self._frames_lost += 1
         scale = float(self.p["redetect_search_scale"])
         if self._redetect_mode == "tracker.redetect":
             result = self.tracker.redetect(frame, search_scale=scale)
@@ -597,11 +603,15 @@ class TrackNode(Node):
             result = self.tracker.update(frame)
         threshold = self.p["score_threshold"]
         if (math.isfinite(result.score) and result.score >= threshold) or self._redetector is None \
-                or self._last_good_box is None:
+                or self._last_good_box is None or self._frames_lost < self.p["redetect_after"]:
             return result
         box, peak = self._redetector.search(frame, self._last_good_box, scale)
         if peak < self.p["redetect_min_ncc"]:
             return result
+        # keep the last confident size: the template has the init size, the target may have changed
+        cx, cy = box_center(box)
+        _, _, w, h = self._last_good_box
+        box = (cx - w / 2.0, cy - h / 2.0, w, h)
         try:
             box = fit_box_to_frame(box, frame.shape[1], frame.shape[0])
             self.tracker.init(frame, box)
