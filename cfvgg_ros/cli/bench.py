@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
     select.add_argument("--dataset", help="every sequence of one dataset, e.g. UAV123_10fps")
     select.add_argument("--all", action="store_true",
                         help="every sequence of every dataset under --data-root")
+    parser.add_argument("--from-bag", default=None, metavar="OUTPUT_BAG[,...]",
+                        help="score recorded node outputs (cfvgg-bag record) instead of running trackers; "
+                             "needs --groundtruth")
+    parser.add_argument("--groundtruth", default=None, metavar="INPUT_BAG[,...]",
+                        help="with --from-bag: the input bags (cfvgg-bag make) in the same order")
+    parser.add_argument("--label", default="track_node", help="with --from-bag: the tracker's name in the tables")
     parser.add_argument("--rules", default="otb,pysot",
                         help="metric rule sets, comma-separated (default: both)")
     parser.add_argument("--results", default="results", help="results folder (default: results/)")
@@ -207,6 +213,8 @@ def _run(args, allowed_cores: list[int] | None) -> int:
         raise UsageError(f"unknown rule set(s) {bad or args.rules!r}; choose from {', '.join(RULES)}")
     if args.jobs < 1:
         raise UsageError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.from_bag is not None or args.groundtruth is not None:
+        return _score_bags(args, rules)
     trackers = _resolve_trackers(args)
     if args.data_root is not None:
         data_root = Path(args.data_root)
@@ -253,6 +261,34 @@ def _run(args, allowed_cores: list[int] | None) -> int:
     for path in files:
         print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
     return 1 if run.failed else 0
+
+
+def _score_bags(args, rules: list[str]) -> int:
+    """``--from-bag``: score recorded node outputs against their input bags' ground truth with
+    the same metrics and report as a tracker run (FPS comes from the node's status)."""
+    from cfvgg_ros.bags import BagError
+    from cfvgg_ros.bags.score import score_bags
+    from cfvgg_ros.evaluation.report import write_report
+
+    outputs = [p for p in (args.from_bag or "").split(",") if p]
+    inputs = [p for p in (args.groundtruth or "").split(",") if p]
+    if not outputs or len(outputs) != len(inputs):
+        raise UsageError("--from-bag and --groundtruth need the same number (>= 1) of comma-separated bags")
+    results = []
+    for output, groundtruth in zip(outputs, inputs, strict=True):
+        try:
+            scores = score_bags(output, groundtruth, rules=tuple(rules))
+        except (BagError, OSError) as exc:
+            raise UsageError(f"cannot score {output} against {groundtruth}: {exc}") from exc
+        print(scores.summary())
+        results.append(scores.to_sequence_result(args.label))
+    run_dir = Path(args.results) / args.run_name
+    text, files = write_report(results, run_dir, rules=rules, markdown=args.markdown, plots=not args.no_plots)
+    print(text)
+    print(f"results: {run_dir}")
+    for path in files:
+        print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
+    return 0
 
 
 def _print_profiles(results, markdown: bool) -> None:

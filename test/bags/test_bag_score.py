@@ -143,3 +143,15 @@ def test_polygon_box_and_matching():
     np.testing.assert_array_equal(matched, [True, True, False])
     np.testing.assert_allclose(boxes[0], [4, 5, 6, 7])
     assert (unmatched, duplicates) == (1, 0)
+
+
+def test_bench_from_bag_reports_the_same_scores(output_bag, groundtruth_bag, tmp_path, capsys):
+    from cfvgg_ros.cli.bench import main as bench_main
+
+    argv = ["--from-bag", str(output_bag), "--groundtruth", str(groundtruth_bag), "--results", str(tmp_path),
+            "--run-name", "bag", "--no-plots", "--label", "node"]
+    assert bench_main(argv) == 0
+    out = capsys.readouterr().out
+    assert "OTB100/hand" in out and "44.8" in out and "58.1" in out  # pysot 47/105, otb 61/105
+    assert (tmp_path / "bag" / "report_pysot.csv").is_file()
+    assert bench_main(["--from-bag", str(output_bag), "--results", str(tmp_path)]) == 2  # no --groundtruth
