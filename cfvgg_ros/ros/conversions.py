@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import numpy as np
 
-# encoding -> (channels, conversion to RGB as channel indices, or "grey")
-ENCODINGS = {
-    "rgb8": (3, (0, 1, 2)),
-    "bgr8": (3, (2, 1, 0)),
-    "rgba8": (4, (0, 1, 2)),
-    "bgra8": (4, (2, 1, 0)),
-    "mono8": (1, "grey"),
-    "8UC3": (3, (2, 1, 0)),  # OpenCV's default channel order is BGR
-    "8UC1": (1, "grey"),
+# encoding -> channels per pixel
+ENCODINGS = {"rgb8": 3, "bgr8": 3, "rgba8": 4, "bgra8": 4, "mono8": 1, "8UC3": 3, "8UC1": 1}
+
+
+# OpenCV conversion to RGB per encoding (rgb8 needs none)
+_TO_RGB = {
+    "bgr8": "COLOR_BGR2RGB",
+    "8UC3": "COLOR_BGR2RGB",  # OpenCV's default channel order is BGR
+    "rgba8": "COLOR_RGBA2RGB",
+    "bgra8": "COLOR_BGRA2RGB",
+    "mono8": "COLOR_GRAY2RGB",
+    "8UC1": "COLOR_GRAY2RGB",
 }
 
 
@@ -32,7 +35,7 @@ def image_to_rgb(msg) -> np.ndarray:
         raise ImageConversionError(
             f"unsupported image encoding {encoding!r}; supported: {', '.join(ENCODINGS)}"
         )
-    channels, order = ENCODINGS[encoding]
+    channels = ENCODINGS[encoding]
     height, width, step = int(msg.height), int(msg.width), int(msg.step)
     if height <= 0 or width <= 0:
         raise ImageConversionError(f"image has zero size ({width}x{height})")
@@ -47,11 +50,16 @@ def image_to_rgb(msg) -> np.ndarray:
             f"image data has {data.size} bytes, expected at least {needed} "
             f"({height} rows of step {step}, {encoding})"
         )
-    rows = np.lib.stride_tricks.as_strided(data, shape=(height, width * channels), strides=(step, 1))
-    pixels = rows.reshape(height, width, channels)
-    if order == "grey":
-        return np.repeat(pixels, 3, axis=2)
-    return np.ascontiguousarray(pixels[:, :, list(order)])
+    # a view of the rows without their padding; one copy (OpenCV's) makes the RGB frame
+    pixels = np.lib.stride_tricks.as_strided(data, shape=(height, width, channels), strides=(step, channels, 1))
+    code = _TO_RGB.get(encoding)
+    if code is None:  # rgb8: the pixels are already in order
+        return np.array(pixels, order="C")
+    import cv2
+
+    if channels == 1:
+        pixels = pixels[:, :, 0]
+    return cv2.cvtColor(pixels, getattr(cv2, code))
 
 
 def rgb_to_image(frame: np.ndarray, msg, encoding: str = "rgb8"):
