@@ -258,15 +258,16 @@ def make_hog_features(cell_size: int = 4) -> FeatureFn:
     return extract
 
 
-def make_cnn_level_features(level: str, cell_size: int = 4, model_path: str | None = None) -> FeatureFn:
+def make_cnn_level_features(level: str, cell_size: int = 4, model: str | bytes | None = None) -> FeatureFn:
     """One CF-VGG level (``low``/``mid``/``high``; native cell = the level's stride) resampled to a
     ``cell_size`` grid over the patch (area pooling for ``low``, bilinear up-sampling for
-    ``mid``/``high``, as HCF-style trackers do) and min-max normalised per channel."""
+    ``mid``/``high``, as HCF-style trackers do) and min-max normalised per channel. ``model``: a
+    contract ONNX path or serialized bytes (None or "" = the default model)."""
     if level not in CNN_LEVELS:
         raise ValueError(f"level must be one of {CNN_LEVELS}, got {level!r}")
-    from .features.cnn import CNNFeatures, default_model_path
+    from .features.cnn import CNNFeatures
 
-    network = CNNFeatures(str(model_path) if model_path else str(default_model_path()), outputs=(level,))
+    network = CNNFeatures(model if model else None, outputs=(level,))
     stride, offset = network.strides[level], network.offsets[level]
 
     def extract(patch: np.ndarray) -> np.ndarray:
@@ -292,6 +293,11 @@ class KCFConfig:
     (native cell = its stride: low 2, mid 8, high 16) is pooled / up-sampled onto that grid as
     HCF does (``cell_size=16`` with ``level="high"`` keeps the native grid). ``subpixel``
     refines the peak by Newton steps on the response's Fourier series.
+
+    ``online_adaptation`` (CNN features only) fine-tunes the CF-VGG student on the first frame
+    with the background-aware loss of the paper's Sec. IV-B (``adaptation_iterations`` SGD steps
+    of ``adaptation_samples`` positive + negative samples, over the search window) and extracts
+    features with the adapted weights in the same onnxruntime path; it needs torch.
     """
 
     features: str = "cnn"
@@ -306,10 +312,20 @@ class KCFConfig:
     min_sample_area: float | None = None
     max_sample_area: float | None = None
     subpixel: bool = True
+    online_adaptation: bool = False
+    adaptation_iterations: int = 8
+    adaptation_samples: int = 32
 
     def __post_init__(self) -> None:
         if self.features not in ("cnn", "hog"):
             raise ValueError(f"features must be 'cnn' or 'hog', got {self.features!r}")
+        if self.online_adaptation and self.features != "cnn":
+            raise ValueError("online_adaptation adapts the CNN model: it needs features='cnn'")
+        if self.adaptation_iterations < 0 or self.adaptation_samples < 1:
+            raise ValueError(
+                f"adaptation_iterations must be >= 0 and adaptation_samples >= 1, got "
+                f"{self.adaptation_iterations} and {self.adaptation_samples}"
+            )
         if self.level not in CNN_LEVELS:
             raise ValueError(f"level must be one of {CNN_LEVELS}, got {self.level!r}")
         for name in ("padding", "regularization", "output_sigma_factor", "kernel_sigma"):
@@ -337,14 +353,36 @@ class KCFConfig:
 
 
 class KCFTracker(Tracker):
-    """Gaussian-kernel KCF at a fixed scale (the original KCF has no scale estimation)."""
+    """Gaussian-kernel KCF at a fixed scale (the original KCF has no scale estimation).
+
+    With ``config.online_adaptation`` every :meth:`init` adapts the CNN model to the new target;
+    :attr:`adaptation_timing` then holds that first-frame cost."""
 
     name = "fkcf"
 
     def __init__(self, config: KCFConfig | None = None, feature_fn: FeatureFn | None = None) -> None:
         super().__init__()
         self.config = config or KCFConfig()
+        if feature_fn is not None and self.config.online_adaptation:
+            raise ValueError("online_adaptation adapts the CF-VGG model; it cannot adapt a custom feature_fn")
         self._feature_fn = feature_fn
+        self.adaptation_timing = None
+
+    def _adapt(self, frame: np.ndarray, box) -> None:
+        """Adapt the CNN model on the first frame (paper Sec. IV-B) and rebuild the features."""
+        from .features.adaptation import adapt_model
+
+        cfg = self.config
+        adapted = adapt_model(
+            cfg.model_path or None,
+            frame,
+            box,
+            search_area_scale=1.0 + cfg.padding,  # a square of the window's area, side (1 + padding) sqrt(wh)
+            iterations=cfg.adaptation_iterations,
+            samples=cfg.adaptation_samples,
+        )
+        self._feature_fn = make_cnn_level_features(cfg.level, cfg.cell_size, adapted.model_bytes)
+        self.adaptation_timing = adapted.timing
 
     def _features(self) -> FeatureFn:
         if self._feature_fn is None:
@@ -367,6 +405,8 @@ class KCFTracker(Tracker):
 
     def _init(self, frame: np.ndarray, box) -> None:
         cfg = self.config
+        if cfg.online_adaptation:
+            self._adapt(frame, box)
         x, y, w, h = box
         self._target_hw = (h, w)
         self._pos = (y + (h - 1) / 2.0, x + (w - 1) / 2.0)

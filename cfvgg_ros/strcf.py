@@ -185,9 +185,10 @@ class STRCFFeatures:
 
     Hand-crafted features are used raw (fHOG, grey, colour at cell 4) and CNN maps are aligned
     to the block grid and min-max normalised per channel, as STRCF's ``extract_features`` does.
+    ``model``: the CNN's contract ONNX path or serialized bytes (None or "" = the default model).
     """
 
-    def __init__(self, names: Sequence[str], model_path: str | None = None) -> None:
+    def __init__(self, names: Sequence[str], model: str | bytes | None = None) -> None:
         names = tuple(names)
         unknown = [n for n in names if n not in FEATURE_CELLS]
         if not names or unknown or len(set(names)) != len(names):
@@ -198,10 +199,9 @@ class STRCFFeatures:
         levels = tuple(n[4:] for n in names if n.startswith("cnn_"))
         self._network = None
         if levels:
-            from .features.cnn import CNNFeatures, default_model_path
+            from .features.cnn import CNNFeatures
 
-            path = str(model_path) if model_path else str(default_model_path())
-            self._network = CNNFeatures(path, outputs=levels)
+            self._network = CNNFeatures(model if model else None, outputs=levels)
         self._fhog = None
         if "hog" in names:
             from .features.fhog import fhog
@@ -270,6 +270,10 @@ class STRCFConfig:
       ``max_penalty`` (the released run files use 1 / 10 / 0.1, so gamma is 1 then 0.1).
     - detection: ``number_of_scales`` samples ``scale_step`` apart; the best response peak,
       refined by ``newton_iterations`` Newton steps on its Fourier series, gives position and scale.
+    - ``online_adaptation`` (needs a ``cnn_*`` feature and torch): fine-tune the CF-VGG student
+      on the first frame with the background-aware loss of the CF-VGG paper's Sec. IV-B
+      (``adaptation_iterations`` SGD steps of ``adaptation_samples`` positive + negative samples
+      over the search area) and extract the CNN features with the adapted weights.
     """
 
     features: tuple[str, ...] = ("gray", "hog", "colour")
@@ -289,9 +293,19 @@ class STRCFConfig:
     number_of_scales: int = 5
     scale_step: float = 1.01
     newton_iterations: int = 5
+    online_adaptation: bool = False
+    adaptation_iterations: int = 8
+    adaptation_samples: int = 32
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features))
+        if self.online_adaptation and not any(n.startswith("cnn_") for n in self.features):
+            raise ValueError(f"online_adaptation adapts the CNN model: no cnn_* feature in {self.features}")
+        if self.adaptation_iterations < 0 or self.adaptation_samples < 1:
+            raise ValueError(
+                f"adaptation_iterations must be >= 0 and adaptation_samples >= 1, got "
+                f"{self.adaptation_iterations} and {self.adaptation_samples}"
+            )
         object.__setattr__(self, "reg_window_downsample", tuple(tuple(p) for p in self.reg_window_downsample))
         for name in ("search_area_scale", "min_image_sample_size", "max_image_sample_size", "reg_window_max",
                      "reg_window_min", "output_sigma_factor", "init_penalty", "max_penalty",
@@ -328,7 +342,11 @@ def _odd(n: float) -> int:
 
 
 class STRCFTracker(Tracker):
-    """STRCF / fDeepSTRCF tracker (translation + multi-scale search)."""
+    """STRCF / fDeepSTRCF tracker (translation + multi-scale search).
+
+    With ``config.online_adaptation`` every :meth:`init` adapts the CNN model to the new target
+    (the features are rebuilt from the adapted ONNX bytes); :attr:`adaptation_timing` then holds
+    that first-frame cost."""
 
     name = "strcf"
 
@@ -343,20 +361,38 @@ class STRCFTracker(Tracker):
         if (feature_fn is None) != (block_cells is None):
             raise ValueError("feature_fn and block_cells must be given together")
         self._custom_features = feature_fn is not None
+        if self._custom_features and self.config.online_adaptation:
+            raise ValueError("online_adaptation adapts the CF-VGG model; it cannot adapt a custom feature_fn")
+        self.adaptation_timing = None
         self._feature_fn = feature_fn
         self._block_cells = tuple(block_cells) if block_cells is not None else None
         self._stacks: dict[tuple[str, ...], STRCFFeatures] = {}
 
-    def _select_features(self, frame: np.ndarray) -> None:
-        """Build (once per feature set) the configured features; like STRCF, colour features
-        are left out for grey-level videos."""
+    def _select_features(self, frame: np.ndarray, box) -> None:
+        """Build (once per feature set, or at every init with online adaptation) the configured
+        features; like STRCF, colour features are left out for grey-level videos."""
         if self._custom_features:
             return
-        names = tuple(n for n in self.config.features if not (n == "colour" and is_grey(frame)))
+        cfg = self.config
+        names = tuple(n for n in cfg.features if not (n == "colour" and is_grey(frame)))
         if not names:
-            raise TrackerError(f"no usable features for a grey-level video in {self.config.features}")
-        if names not in self._stacks:
-            self._stacks[names] = STRCFFeatures(names, self.config.model_path)
+            raise TrackerError(f"no usable features for a grey-level video in {cfg.features}")
+        if cfg.online_adaptation:
+            from .features.adaptation import adapt_model
+
+            adapted = adapt_model(
+                cfg.model_path or None,
+                frame,
+                box,
+                search_area_scale=cfg.search_area_scale,
+                iterations=cfg.adaptation_iterations,
+                samples=cfg.adaptation_samples,
+            )
+            self._stacks.clear()  # the previous target's adapted model is of no further use
+            self._stacks[names] = STRCFFeatures(names, adapted.model_bytes)
+            self.adaptation_timing = adapted.timing
+        elif names not in self._stacks:
+            self._stacks[names] = STRCFFeatures(names, cfg.model_path)
         stack = self._stacks[names]
         self._feature_fn, self._block_cells = stack, stack.block_cells
 
@@ -382,7 +418,7 @@ class STRCFTracker(Tracker):
 
     def _init(self, frame: np.ndarray, box) -> None:
         cfg = self.config
-        self._select_features(frame)
+        self._select_features(frame, box)
         x, y, w, h = box
         self._pos = (y + (h - 1) / 2.0, x + (w - 1) / 2.0)
         target = np.array([h, w], dtype=np.float64)

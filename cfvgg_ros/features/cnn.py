@@ -2,7 +2,9 @@
 
 The model follows :mod:`cfvgg_ros.models.onnx_contract` (input ``image`` N x 3 x H x W RGB
 0-255; outputs ``low`` / ``mid`` / ``high`` at strides 2 / 8 / 16). :class:`CNNFeatures`
-hides the layout: it takes HxWx3 (or NxHxWx3) RGB patches and returns HWC feature maps.
+hides the layout: it takes HxWx3 (or NxHxWx3) RGB patches and returns HWC feature maps. The
+model is a file path or serialized ONNX bytes (e.g. a student adapted online on the first frame,
+paper Sec. IV-B, see :mod:`cfvgg_ros.features.adaptation`).
 """
 
 from __future__ import annotations
@@ -94,45 +96,66 @@ def make_session(model):
         raise ModelError(f"onnxruntime cannot load {what}: {type(exc).__name__}: {exc}") from exc
 
 
-def _pruned_model(path: Path, outputs: tuple[str, ...]) -> bytes | None:
-    """The model cut down to ``outputs`` (onnxruntime evaluates every node otherwise), or None
-    when the ``onnx`` package is unavailable."""
+def _pruned_model(model: Path | bytes, outputs: tuple[str, ...]) -> bytes | None:
+    """The model (a path or serialized bytes) cut down to ``outputs`` (onnxruntime evaluates every
+    node otherwise), or None when the ``onnx`` package is unavailable."""
     try:
         import onnx
         import onnx.utils
     except ImportError:
         return None
-    model = onnx.load(str(path))
-    pruned = onnx.utils.Extractor(model).extract_model([INPUT_NAME], list(outputs))
+    full = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
+    pruned = onnx.utils.Extractor(full).extract_model([INPUT_NAME], list(outputs))
     del pruned.metadata_props[:]
-    pruned.metadata_props.extend(model.metadata_props)
+    pruned.metadata_props.extend(full.metadata_props)
     return pruned.SerializeToString()
+
+
+def _describe_bytes(data: bytes) -> str:
+    return f"<ONNX bytes: {len(data)} B, sha1 {hashlib.sha1(data).hexdigest()[:12]}>"
 
 
 class CNNFeatures:
     """Extract contract CNN features from RGB patches with onnxruntime on one thread.
 
-    ``outputs`` selects among ``"low"`` (stride 2), ``"mid"`` (stride 8) and ``"high"``
-    (stride 16). Loading validates the contract metadata and probes the model at two input
-    sizes to check the channel counts and strides; any failure raises :class:`ModelError`.
+    ``model`` is a path (str / PathLike; None = :func:`default_model_path`) or serialized ONNX
+    bytes (bytes / bytearray / memoryview). ``outputs`` selects among ``"low"`` (stride 2),
+    ``"mid"`` (stride 8) and ``"high"`` (stride 16). Loading validates the contract metadata and
+    probes the model at two input sizes to check the channel counts and strides; any failure
+    raises :class:`ModelError`. ``model_path`` is the file (None for bytes); ``source`` names the
+    model in messages either way.
     """
 
-    def __init__(self, model_path=None, outputs=("low", "high")):
+    def __init__(self, model=None, outputs=("low", "high")):
         outputs = (outputs,) if isinstance(outputs, str) else tuple(outputs)
         unknown = [o for o in outputs if o not in OUTPUT_NAMES]
         if not outputs or unknown or len(set(outputs)) != len(outputs):
             raise ValueError(f"outputs must be distinct names among {OUTPUT_NAMES}, got {outputs}")
         self.outputs = outputs
-        self.model_path = Path(model_path) if model_path is not None else default_model_path()
-        if not self.model_path.is_file():
-            raise ModelError(f"CNN feature model not found: {self.model_path}")
-        session = make_session(self.model_path)
+        if isinstance(model, (bytes, bytearray, memoryview)):
+            data = bytes(model)
+            if not data:
+                raise ModelError("CNN feature model bytes are empty")
+            self.model_path: Path | None = None
+            self.source = _describe_bytes(data)
+            loadable: Path | bytes = data
+        elif model is None or isinstance(model, (str, os.PathLike)):
+            self.model_path = Path(model) if model is not None else default_model_path()
+            if not self.model_path.is_file():
+                raise ModelError(f"CNN feature model not found: {self.model_path}")
+            self.source = str(self.model_path)
+            loadable = self.model_path
+        else:
+            raise TypeError(
+                f"model must be a path, serialized ONNX bytes or None, got {type(model).__name__}"
+            )
+        session = make_session(loadable)
         try:
             self.contract: FeatureContract = contract_from_session(session)
         except ModelError as exc:
-            raise ModelError(f"{self.model_path} violates the feature-model contract: {exc}") from exc
+            raise ModelError(f"{self.source} violates the feature-model contract: {exc}") from exc
         if set(outputs) != set(OUTPUT_NAMES):
-            pruned = _pruned_model(self.model_path, outputs)
+            pruned = _pruned_model(loadable, outputs)
             if pruned is not None:
                 session = make_session(pruned)
         self._session = session
@@ -243,20 +266,20 @@ class CNNFeatures:
             for name, shape in shapes[side].items():
                 if len(shape) != 4 or shape[1] != self.contract.channels[name]:
                     raise ModelError(
-                        f"{self.model_path}: output {name!r} has shape {shape}, expected "
+                        f"{self.source}: output {name!r} has shape {shape}, expected "
                         f"N x {self.contract.channels[name]} x h x w"
                     )
                 if name in self.contract.geometry:
                     expected = self.contract.output_size(name, (side, side + 16))
                     if tuple(shape[2:]) != expected:
                         raise ModelError(
-                            f"{self.model_path}: output {name!r} is {tuple(shape[2:])} for a "
+                            f"{self.source}: output {name!r} is {tuple(shape[2:])} for a "
                             f"{side}x{side + 16} input; its geometry metadata predicts {expected}"
                         )
         for name in self.outputs:
             grown = shapes[base + 16][name][2] - shapes[base][name][2]
             if grown * self.contract.strides[name] != 16:
                 raise ModelError(
-                    f"{self.model_path}: output {name!r} grows by {grown} cells per 16 input pixels, "
+                    f"{self.source}: output {name!r} grows by {grown} cells per 16 input pixels, "
                     f"inconsistent with its stride {self.contract.strides[name]}"
                 )

@@ -270,3 +270,38 @@ def test_model_without_geometry_metadata_measures_sizes(tiny, tmp_path):
     out = features(np.zeros((150, 170, 3), np.uint8))
     assert sizes == {name: out[name].shape[:2] for name in out}
     assert sizes == {name: contract.output_size(name, (150, 170)) for name in out}
+
+
+def test_serialized_bytes_give_the_same_features_as_the_path(tiny):
+    _, path, _ = tiny
+    data = path.read_bytes()
+    patch = np.random.default_rng(4).uniform(0, 255, (80, 90, 3)).astype(np.float32)
+    from_path = CNNFeatures(path, outputs=("low", "mid", "high"))
+    for model in (data, bytearray(data), memoryview(data)):
+        from_bytes = CNNFeatures(model, outputs=("low", "mid", "high"))
+        assert from_bytes.model_path is None and "ONNX bytes" in from_bytes.source
+        assert from_bytes.contract == from_path.contract
+        assert from_bytes.min_input_size == from_path.min_input_size
+        expected, got = from_path(patch), from_bytes(patch)
+        for name in expected:
+            np.testing.assert_array_equal(got[name], expected[name])
+    for outputs in (("mid",), ("low", "high")):  # the outputs-subset cut works on bytes too
+        part = CNNFeatures(data, outputs=outputs)
+        assert part.strides == {name: from_path.strides[name] for name in outputs}
+        full = from_path(patch)
+        for name, fmap in part(patch).items():
+            np.testing.assert_allclose(fmap, full[name], rtol=1e-5, atol=1e-6)
+
+
+def test_bad_model_bytes_and_types(tiny):
+    _, path, contract = tiny
+    with pytest.raises(ModelError, match="empty"):
+        CNNFeatures(b"")
+    with pytest.raises(ModelError, match="model bytes"):
+        CNNFeatures(b"\x08\x07garbage that is not protobuf" * 10)
+    bare = onnx.load(str(path))
+    del bare.metadata_props[:]
+    with pytest.raises(ModelError, match="ONNX bytes.*cfvgg.contract"):
+        CNNFeatures(bare.SerializeToString())
+    with pytest.raises(TypeError, match="model must be"):
+        CNNFeatures(12345)
