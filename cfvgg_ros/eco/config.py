@@ -106,7 +106,7 @@ class ECOConfig:
     sample_replace_strategy: str = "lowest_prior"
     # sparse model update (ECO Sec. 3.3)
     train_gap: int = 5
-    skip_after_frame: int = 10
+    skip_after_frame: int = 1  # fECO run file (ECO / ECO-HC: 10)
     use_detection_sample: bool = True
     # conjugate gradient
     CG_iter: int = 5
@@ -122,9 +122,14 @@ class ECOConfig:
     clamp_position: bool = False
     # scale: fDSST filter, or multi-scale search when use_scale_filter is False
     use_scale_filter: bool = True
-    number_of_scales: int = 5
-    scale_step: float = 1.02
+    number_of_scales: int = 7
+    scale_step: float = 1.01
     scale_filter_config: object | None = None
+    # CF-VGG's background-aware online adaptation of the CNN at the first frame (paper Eq. 9-11):
+    # cfvgg_ros.training.adapt.adapt_student (needs torch); its time counts in the init stage
+    online_adaptation: bool = False
+    adaptation_iterations: int = 8
+    adaptation_samples: int = 32
     # instrumentation: per-stage wall times (ECOTracker.profile_report); None = $CFVGG_PROFILE
     profile: bool | None = None
 
@@ -153,6 +158,10 @@ class ECOConfig:
             raise ValueError("nSamples and number_of_scales must be >= 1, CG_iter and train_gap >= 0")
         if self.min_image_sample_size <= 0 or self.max_image_sample_size < self.min_image_sample_size:
             raise ValueError("need 0 < min_image_sample_size <= max_image_sample_size")
+        if self.adaptation_iterations < 1 or self.adaptation_samples < 1:
+            raise ValueError("adaptation_iterations and adaptation_samples must be >= 1")
+        if self.online_adaptation and not any(f.kind == "cnn" for f in feats):
+            raise ValueError("online_adaptation needs a cnn feature")
         if self.scale_step <= 1.0:
             raise ValueError(f"scale_step must be > 1, got {self.scale_step}")
 
@@ -175,6 +184,7 @@ class ECOConfig:
             nSamples=30,
             learning_rate=0.009,
             CG_forgetting_rate=50.0,
+            skip_after_frame=10,
             precond_data_param=0.75,
             precond_reg_param=0.25,
             precond_proj_param=40.0,

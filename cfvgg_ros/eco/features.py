@@ -1,9 +1,14 @@
 """Feature-map plumbing of the ECO engine: image patch sampling, the feature blocks (fHOG, colour,
 grey, CNN layers), average-pool downsampling, Lp normalisation and cosine windows.
 
-Every block reports its geometry in the patch: ``h x w`` cells with spacing ``stride`` pixels and
-cell ``(0, 0)`` centred at ``offset`` (continuous pixel coordinates, patch corner = 0), which the
-interpolation operator uses to align blocks of different resolutions.
+As in ECO's ``init_features`` / ``get_cnn_layers``, a patch of ``sample_size`` pixels is fed to
+the CNN, and the filter's support (the Fourier period) is the extent of the deepest CNN layer,
+centred in the patch: every CNN map is cropped to the ``support / stride`` cells at its centre and
+the hand-crafted blocks are computed on the central ``support``-sized crop of the patch, so that
+all blocks tile the same region (:class:`SampleLayout`). Every block reports its geometry in that
+support: ``h x w`` cells with spacing ``stride`` pixels and cell ``(0, 0)`` centred at ``offset``
+(continuous pixel coordinates, support corner = 0); the interpolation operator uses it to align
+the blocks, including the CNN's receptive-field offsets, which ECO ignores.
 """
 
 from __future__ import annotations
@@ -106,11 +111,42 @@ def sample_patch(frame: np.ndarray, center_yx, patch_sz_hw, output_sz_hw):
 
 @dataclass
 class BlockGeometry:
-    """Cells of one block in a patch: size (h, w), spacing and centre of cell 0 (pixels)."""
+    """Cells of one block in the support region: size (h, w), spacing and centre of cell 0
+    (continuous pixels, support corner = 0) per axis in ``offset_yx``."""
 
     size: tuple[int, int]
     stride: float
-    offset: float
+    offset_yx: tuple[float, float]
+
+    @property
+    def offset(self) -> float:
+        """The centre of cell 0 where it is the same on both axes."""
+        if abs(self.offset_yx[0] - self.offset_yx[1]) > 1e-9:
+            raise ValueError(f"cell offsets differ between the axes: {self.offset_yx}")
+        return float(self.offset_yx[0])
+
+
+@dataclass(frozen=True)
+class SampleLayout:
+    """How a ``sample_size`` patch maps onto the filter's support (ECO ``init_features``).
+
+    With a CNN, the support is ``stride x cells`` of the deepest layer (the Fourier period
+    ``img_support_sz``), centred in the patch; every CNN map is cropped to its centre
+    ``support / stride`` cells (``crops`` index the map) and the hand-crafted blocks are computed
+    on the central ``support``-sized crop of the patch (``crops`` index the patch). Without a CNN
+    the support is the patch. ``crops`` are ``(y0, x0, h, w)`` per block, ``blocks`` the
+    geometries in support coordinates.
+    """
+
+    sample_size: tuple[int, int]
+    support_size: tuple[int, int]
+    crops: tuple[tuple[int, int, int, int], ...]
+    blocks: tuple[BlockGeometry, ...]
+
+
+def _matlab_round(x: float) -> int:
+    """Round half away from zero (MATLAB's ``round``, used by ECO's size rules)."""
+    return int(math.floor(abs(x) + 0.5)) * (1 if x >= 0 else -1)
 
 
 class FeatureExtractor:
@@ -129,6 +165,8 @@ class FeatureExtractor:
         self.configs: tuple[FeatureConfig, ...] = tuple(features)
         self.normalize = (float(normalize_power), bool(normalize_size), bool(normalize_dim))
         self._cnn: dict[str, object] = {}
+        self._sources: dict[str, object] = {}
+        self._layouts: dict[tuple[int, int], SampleLayout] = {}
         self._funcs = {}
         dims = []
         for cfg in self.configs:
@@ -183,6 +221,27 @@ class FeatureExtractor:
                 ) from exc
         return self._cnn[key]
 
+    def cnn_sources(self) -> dict[str, object]:
+        """The model each CNN was built from (path or bytes), keyed like the loaded networks."""
+        return {key: self._sources.get(key, net.model_path) for key, net in self._cnn.items()}
+
+    def set_cnn_model(self, key: str, model) -> None:
+        """Replace the network ``key`` (see :meth:`cnn_sources`) by ``model`` (path or serialized
+        ONNX bytes, e.g. an adapted student) with the same outputs; the original source is kept."""
+        if key not in self._cnn:
+            raise KeyError(f"no CNN {key!r}; loaded: {sorted(self._cnn)}")
+        from cfvgg_ros.features.cnn import CNNFeatures
+
+        old = self._cnn[key]
+        self._sources.setdefault(key, old.model_path)
+        try:
+            net = CNNFeatures(model, outputs=old.outputs)
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise FeatureError(f"cannot load the replacement CNN model: {exc}") from exc
+        if net.strides != old.strides or net.channels != old.channels or net.offsets != old.offsets:
+            raise FeatureError("the replacement CNN model has a different geometry or channel count")
+        self._cnn[key] = net
+
     @property
     def has_cnn(self) -> bool:
         return bool(self._cnn)
@@ -197,53 +256,128 @@ class FeatureExtractor:
                 sizes.append(3 * cfg.cell_size * cfg.downsample)
         return max(sizes)
 
-    def geometry(self, sample_sz_hw) -> list[BlockGeometry]:
-        """Geometry of every block for a patch of ``sample_sz_hw`` pixels."""
+    def _deepest_cnn(self) -> FeatureConfig | None:
+        """The CNN block with the largest network stride (ECO's last output layer)."""
+        cnn = [c for c in self.configs if c.kind == "cnn"]
+        if not cnn:
+            return None
+        return max(cnn, key=lambda c: (self._cnn_for(c).strides[c.layer], c.downsample))
+
+    def layout(self, sample_sz_hw) -> SampleLayout:
+        """The :class:`SampleLayout` of a ``sample_sz_hw`` patch (cached per size)."""
         h, w = (int(v) for v in sample_sz_hw)
-        out = []
+        if h <= 0 or w <= 0:
+            raise ValueError(f"sample size must be positive, got {tuple(sample_sz_hw)}")
+        if (h, w) not in self._layouts:
+            self._layouts[(h, w)] = self._compute_layout((h, w))
+        return self._layouts[(h, w)]
+
+    def _compute_layout(self, sample_hw) -> SampleLayout:
+        deepest = self._deepest_cnn()
+        support = list(sample_hw)
+        if deepest is not None:
+            net = self._cnn_for(deepest)
+            top_stride = int(net.strides[deepest.layer])
+            cnn_sizes = {
+                id(c): self._cnn_for(c).output_size(sample_hw)[c.layer] for c in self.configs if c.kind == "cnn"
+            }
+            top = cnn_sizes[id(deepest)]
+            for axis in range(2):
+                n = int(top[axis])
+                # ECO: drop an even number of deepest cells when they cover more than the sample
+                shrink = max(2 * math.ceil((top_stride * n - sample_hw[axis]) / (2 * top_stride)), 0)
+                cells = n - shrink
+
+                def fits(k, axis=axis):
+                    return all(
+                        _matlab_round(top_stride * k / self._cnn_for(c).strides[c.layer])
+                        <= cnn_sizes[id(c)][axis]
+                        for c in self.configs
+                        if c.kind == "cnn"
+                    )
+
+                while cells > 1 and not fits(cells):
+                    cells -= 2
+                if cells < 1 or not fits(cells):
+                    raise ValueError(f"a {tuple(sample_hw)} sample gives no {deepest.layer} cells")
+                support[axis] = top_stride * cells
+        crops, blocks = [], []
         for cfg in self.configs:
-            if cfg.kind == "cnn":
-                net = self._cnn_for(cfg)
-                fh, fw = net.output_size((h, w))[cfg.layer]
-                stride = float(net.strides[cfg.layer])
-                offset = float(net.offsets[cfg.layer]) + 0.5
-            else:
-                fh, fw = h // cfg.cell_size, w // cfg.cell_size
-                stride = float(cfg.cell_size)
-                offset = stride / 2.0
-            f = cfg.downsample
-            if f > 1:
-                fh, fw = fh // f, fw // f
-                offset += stride * (f - 1) / 2.0
-                stride *= f
-            out.append(BlockGeometry(size=(int(fh), int(fw)), stride=stride, offset=offset))
-        return out
+            crop, offset, stride, size = [], [], None, []
+            for axis in range(2):
+                if cfg.kind == "cnn":
+                    net = self._cnn_for(cfg)
+                    stride = float(net.strides[cfg.layer])
+                    total = int(net.output_size(sample_hw)[cfg.layer][axis])
+                    out = _matlab_round(support[axis] / stride) if deepest is not None else total
+                    start = (total - out) // 2
+                    # centre of cell `start` (pixel centres + 0.5 = continuous), in support coordinates
+                    off = float(net.offsets[cfg.layer]) + 0.5 + stride * start
+                else:
+                    stride = float(cfg.cell_size)
+                    start = (sample_hw[axis] - support[axis]) // 2  # crop of the patch
+                    out = support[axis]
+                    off = start + stride / 2.0
+                    total = out // cfg.cell_size
+                off -= (sample_hw[axis] - support[axis]) / 2.0
+                cells = out if cfg.kind == "cnn" else total
+                f = cfg.downsample
+                if f > 1:
+                    cells //= f
+                    off += stride * (f - 1) / 2.0
+                crop.append((start, out))
+                offset.append(off)
+                size.append(int(cells))
+            crops.append((crop[0][0], crop[1][0], crop[0][1], crop[1][1]))
+            blocks.append(
+                BlockGeometry(
+                    size=(size[0], size[1]), stride=stride * cfg.downsample, offset_yx=(offset[0], offset[1])
+                )
+            )
+        return SampleLayout(
+            sample_size=(int(sample_hw[0]), int(sample_hw[1])),
+            support_size=(int(support[0]), int(support[1])),
+            crops=tuple(crops),
+            blocks=tuple(blocks),
+        )
+
+    def geometry(self, sample_sz_hw) -> list[BlockGeometry]:
+        """Geometry of every block for a patch of ``sample_sz_hw`` pixels (support coordinates)."""
+        return list(self.layout(sample_sz_hw).blocks)
 
     def choose_sample_size(self, desired_hw) -> tuple[int, int]:
-        """Patch size near ``desired_hw`` whose feature maps have as many odd sides as possible
-        (ECO's ``'odd_cells'`` size mode); ties go to the closest size."""
-        cells = [c.cell_size * c.downsample for c in self.configs if c.kind != "cnn"]
-        step = max(cells) if cells else 1  # ECO: multiples of the largest hand-crafted cell
-        reach = max(max(cells, default=1), *(16 * c.downsample for c in self.configs if c.kind == "cnn"), 1)
+        """ECO's ``'odd_cells'`` sample size near ``desired_hw``.
+
+        With a CNN (``input_size_mode = 'adaptive'``): grow the patch pixel by pixel until the
+        deepest layer has the next odd cell count above the one of ``desired_hw``. Without: the odd
+        multiple of the largest cell size nearest ``desired_hw``, plus the 0 .. cell-1 pixels giving
+        the most odd feature-map sides over all blocks.
+        """
         minimum = self.min_sample_size()
-        best = []
-        for axis in range(2):
-            d = float(desired_hw[axis])
-            lo = max(minimum, int(math.floor((d - reach) / step)) * step)
-            cands = [
-                s
-                for s in range(max(lo, step), int(math.ceil((d + reach) / step)) * step + 1, step)
-                if s >= minimum
-            ]
-            if not cands:
-                cands = [int(math.ceil(max(minimum, d) / step)) * step]
-            scored = []
-            for s in cands:
-                geo = self.geometry((s, s))
-                odd = sum(g.size[axis] % 2 for g in geo)
-                scored.append((-odd, abs(s - d), s))
-            best.append(min(scored)[2])
-        return best[0], best[1]
+        deepest = self._deepest_cnn()
+        out = []
+        if deepest is not None:
+            net = self._cnn_for(deepest)
+            for axis in range(2):
+                size = max(_matlab_round(float(desired_hw[axis])), minimum)
+                orig = net.output_size((size, size))[deepest.layer][0] / deepest.downsample
+                target = orig + 1 + orig % 2
+                while net.output_size((size, size))[deepest.layer][0] < target:
+                    size += 1
+                out.append(size)
+            return out[0], out[1]
+        cells = [c.cell_size * c.downsample for c in self.configs]
+        step = max(cells)
+        base = [
+            (1 + 2 * _matlab_round(float(d) / (2 * step))) * step for d in (desired_hw[0], desired_hw[1])
+        ]
+        best_odd, best_p = -1, 0
+        for p in range(step):
+            odd = sum(((b + p) // c) % 2 for b in base for c in cells)
+            if odd > best_odd:
+                best_odd, best_p = odd, p
+        out = [max(b + best_p, minimum) for b in base]
+        return out[0], out[1]
 
     def extract(self, patch: np.ndarray) -> list[np.ndarray]:
         """Feature maps (h, w, D) float32 of an RGB uint8 ``patch``, one per block, normalised."""
@@ -260,27 +394,42 @@ class FeatureExtractor:
                 with self.profiler.stage("cnn"):
                     for key, net in self._cnn.items():
                         cnn_maps[key] = net(patch)
-            out.append(self._assemble(patch, cnn_maps))
+            out.append(self._assemble(patch, cnn_maps, self.layout(patch.shape[:2])))
         return out
 
-    def _assemble(self, patch: np.ndarray, cnn_maps) -> list[np.ndarray]:
+    def _assemble(self, patch: np.ndarray, cnn_maps, layout: SampleLayout) -> list[np.ndarray]:
         out = []
-        power, by_size, by_dim = self.normalize
         grey = None
-        for cfg in self.configs:
+        support_patch = None
+        for cfg, (y0, x0, ch, cw) in zip(self.configs, layout.crops, strict=True):
             with self.profiler.stage("cnn" if cfg.kind == "cnn" else "hog_colour"):
                 if cfg.kind == "cnn":
-                    x = cnn_maps[str(cfg.model_path) if cfg.model_path else ""][cfg.layer]
+                    x = cnn_maps[str(cfg.model_path) if cfg.model_path else ""][cfg.layer][
+                        y0 : y0 + ch, x0 : x0 + cw
+                    ]
+                    out.append(self._finish(x, cfg))
+                    continue
+                if support_patch is None:
+                    full = (ch, cw) == tuple(patch.shape[:2])
+                    support_patch = patch if full else np.ascontiguousarray(patch[y0 : y0 + ch, x0 : x0 + cw])
+                patch_c = support_patch
+                if cfg.kind == "fhog":
+                    x = self._funcs["fhog"](patch_c, cell_size=cfg.cell_size)
                 elif cfg.kind == "fhog":
                     x = self._funcs["fhog"](patch, cell_size=cfg.cell_size)
                 elif cfg.kind == "colour":
-                    x = self._funcs["colour"](patch, cell_size=cfg.cell_size)
+                    x = self._funcs["colour"](patch_c, cell_size=cfg.cell_size)
                 else:
                     if grey is None:
-                        grey = patch.astype(np.float32).mean(axis=2) / 255.0 - 0.5
+                        grey = patch_c.astype(np.float32).mean(axis=2) / 255.0 - 0.5
                     c = cfg.cell_size
                     h, w = grey.shape[0] // c, grey.shape[1] // c
                     x = grey[: h * c, : w * c].reshape(h, c, w, c).mean(axis=(1, 3))[:, :, None]
-                x = np.array(average_pool(np.asarray(x, dtype=np.float32), cfg.downsample), dtype=np.float32)
-                out.append(normalize_features(x, power, by_size, by_dim))
+                out.append(self._finish(x, cfg))
         return out
+
+    def _finish(self, x: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+        """Average-pool by ``cfg.downsample`` and normalise (ECO ``extract_features``)."""
+        power, by_size, by_dim = self.normalize
+        x = np.array(average_pool(np.asarray(x, dtype=np.float32), cfg.downsample), dtype=np.float32)
+        return normalize_features(x, power, by_size, by_dim)

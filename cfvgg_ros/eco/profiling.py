@@ -85,6 +85,7 @@ class StageProfiler:
         self.frames = 0
         self.frame_seconds = 0.0
         self.init_seconds = 0.0
+        self.adaptation_seconds = 0.0
         self._frame_start = None
 
     def stage(self, name: str):
@@ -109,12 +110,15 @@ class StageProfiler:
             self.frames += 1
             self._frame_start = None
 
-    def add_init(self, seconds: float) -> None:
+    def add_init(self, seconds: float, adaptation: float = 0.0) -> None:
+        """Count an ``init`` of ``seconds``, of which ``adaptation`` went to the CNN's online
+        adaptation."""
         if self.enabled:
             self.init_seconds += seconds
+            self.adaptation_seconds += adaptation
 
     def report(self) -> dict:
-        """``{"frames", "init_ms", "frame_ms", "stages": {name: {"ms_per_frame", "total_ms",
+        """``{"frames", "init_ms", "adaptation_ms", "frame_ms", "stages": {name: {"ms_per_frame", "total_ms",
         "calls", "share"}}}``; ``other`` = frame time not covered by the named stages."""
         covered = sum(v for k, v in self.seconds.items() if k != "other")
         seconds = dict(self.seconds)
@@ -133,6 +137,7 @@ class StageProfiler:
         return {
             "frames": int(self.frames),
             "init_ms": 1e3 * self.init_seconds,
+            "adaptation_ms": 1e3 * self.adaptation_seconds,
             "frame_ms": 1e3 * self.frame_seconds / n,
             "stages": stages,
         }

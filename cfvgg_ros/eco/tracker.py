@@ -50,6 +50,7 @@ class ECOTracker(Tracker):
     ``overrides`` replace its fields."""
 
     name = "eco"
+    adaptation_seconds: float = 0.0
 
     def __init__(self, config: ECOConfig | None = None, **overrides):
         super().__init__()
@@ -87,8 +88,10 @@ class ECOTracker(Tracker):
         else:
             desired = tuple(self.base_target_sz * sas)
         self.img_sample_sz = np.array(self.extractor.choose_sample_size(desired), dtype=np.int64)
-        self.img_support_sz = self.img_sample_sz.astype(np.float64)
-        geos = self.extractor.geometry(tuple(self.img_sample_sz))
+        layout = self.extractor.layout(tuple(self.img_sample_sz))
+        # the Fourier period: the deepest CNN layer's extent (ECO img_support_sz), else the patch
+        self.img_support_sz = np.array(layout.support_size, dtype=np.float64)
+        geos = list(layout.blocks)
         for cfgf, g in zip(cfg.features, geos, strict=True):
             if min(g.size) < 1:
                 raise TrackerError(f"{cfgf.name}: no feature cells for a {tuple(self.img_sample_sz)} sample")
@@ -111,7 +114,7 @@ class ECOTracker(Tracker):
             offs = [0.0, 0.0]
             for axis in range(2):
                 t_size = self.img_support_sz[axis]
-                centre = g.offset + g.stride * (g.size[axis] - 1) / 2.0
+                centre = g.offset_yx[axis] + g.stride * (g.size[axis] - 1) / 2.0
                 if cfg.interpolation_centering:
                     offs[axis] = (centre - t_size / 2.0) / t_size
             iy = interpolation_fourier(
@@ -139,7 +142,12 @@ class ECOTracker(Tracker):
         self.reg = RegularizationOperator(kernel)
         n = cfg.number_of_scales if not cfg.use_scale_filter else 1
         self.scale_factors = cfg.scale_step ** (np.arange(n) - (n - 1) / 2.0)
+        # ECO clamps the scale to powers of the step of whichever scale estimator runs
         step = cfg.scale_step
+        if self._scale_filter_cls is not None:
+            from .scale_filter import ScaleFilterConfig
+
+            step = (cfg.scale_filter_config or ScaleFilterConfig()).scale_step
         self.min_scale_factor = step ** math.ceil(math.log(max(5.0 / self.img_support_sz)) / math.log(step))
         self.max_scale_factor = step ** math.floor(
             math.log(min(frame_hw[0] / self.base_target_sz[0], frame_hw[1] / self.base_target_sz[1]))
@@ -151,8 +159,9 @@ class ECOTracker(Tracker):
         ]
 
     # ------------------------------------------------------------------ features
-    def _samples(self, frame, pos, scales):
-        """Windowed feature maps of patches at ``pos`` for every scale in ``scales``."""
+    def _samples(self, frame, pos, scales, raw=None):
+        """Windowed feature maps of patches at ``pos`` for every scale in ``scales``; a list
+        ``raw`` receives copies of the first scale's maps before windowing (ECO's ``xl``)."""
         patches, centres, pscales = [], [], []
         with self.profiler.stage("patch"):
             for s in scales:
@@ -161,6 +170,8 @@ class ECOTracker(Tracker):
                 centres.append(np.array(centre))
                 pscales.append(np.array(pscale))
         feats = self.extractor.extract_many(patches)
+        if raw is not None:
+            raw.extend(m.copy() for m in feats[0])
         with self.profiler.stage("projection_fft"):
             for maps in feats:
                 for m, w, size in zip(maps, self.windows, self.feature_sizes, strict=True):
@@ -200,23 +211,55 @@ class ECOTracker(Tracker):
 
     def _init(self, frame, box) -> None:
         start = time.perf_counter()
+        self.adaptation_seconds = 0.0
         try:
+            if self.config.online_adaptation:
+                self._adapt_cnn(frame, box)
             self._init_tracker(frame, box)
         finally:  # stage tallies count update() frames only
             self.profiler.reset()
-            self.profiler.add_init(time.perf_counter() - start)
+            self.profiler.add_init(time.perf_counter() - start, adaptation=self.adaptation_seconds)
+
+    def _adapt_cnn(self, frame, box) -> None:
+        """CF-VGG's background-aware online adaptation (paper Sec. IV-B, Eqs. 9-11) of every CNN,
+        always from its original model, on the first frame; the time is kept in
+        ``adaptation_seconds``."""
+        cfg = self.config
+        start = time.perf_counter()
+        try:  # torch is imported only here
+            from cfvgg_ros.training.adapt import AdaptationSettings, adapt_student
+        except ImportError as exc:
+            raise TrackerError(f"online_adaptation needs torch (cfvgg_ros.training.adapt): {exc}") from exc
+        settings = AdaptationSettings(search_area_scale=cfg.search_area_scale)
+        for key, source in self.extractor.cnn_sources().items():
+            adapted = adapt_student(
+                source,
+                frame,
+                tuple(float(v) for v in box),
+                cfg.adaptation_iterations,
+                cfg.adaptation_samples,
+                settings=settings,
+                seed=0,
+                as_bytes=True,
+            )
+            self.extractor.set_cnn_model(key, adapted)
+        self.adaptation_seconds = time.perf_counter() - start
 
     def _init_tracker(self, frame, box) -> None:
         cfg = self.config
         x, y, w, h = box
         self.pos = np.array([y + h / 2.0, x + w / 2.0])
         self._setup(frame.shape[:2], (h, w))
-        feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale])
+        raw_maps = []
+        feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale], raw=raw_maps)
         maps = feats[0]
-        if cfg.use_projection_matrix:
-            self.projection = [pca_projection(m, c) for m, c in zip(maps, self.compressed_dims, strict=True)]
+        if cfg.use_projection_matrix:  # ECO init_projection_matrix: PCA of the un-windowed maps
+            self.projection = [
+                pca_projection(m, c) for m, c in zip(raw_maps, self.compressed_dims, strict=True)
+            ]
         else:
             self.projection = [np.eye(m.shape[2], dtype=np.float32) for m in maps]
+        del raw_maps
         xf = [
             cfft2(np.ascontiguousarray(m.transpose(2, 0, 1))) * itp
             for m, itp in zip(maps, self.interp, strict=True)
@@ -225,6 +268,11 @@ class ECOTracker(Tracker):
         self.hf = [
             np.zeros((c,) + itp.shape, dtype=np.complex64)
             for c, itp in zip(self.compressed_dims, self.interp, strict=True)
+        ]
+        # ECO keeps the energy of the first sample as projected before the Gauss-Newton steps
+        self.sample_energy = [
+            (np.abs(np.tensordot(p.T.astype(np.complex64), x_, axes=(1, 0))) ** 2).astype(np.float32)
+            for p, x_ in zip(self.projection, xf, strict=True)
         ]
         if cfg.use_projection_matrix and cfg.update_projection_matrix:
             self._train_joint(xf)
@@ -236,7 +284,6 @@ class ECOTracker(Tracker):
             [z.shape for z in zf], cfg.nSamples, cfg.learning_rate, cfg.sample_merge_type
         )
         self.sample_space.update(zf)
-        self.sample_energy = [(np.abs(z) ** 2).astype(np.float32) for z in zf]
         self.filter_system = FilterSystem(self.layout, self.reg, self.yf)
         self.cg_state = None
         if not (cfg.use_projection_matrix and cfg.update_projection_matrix):
@@ -255,13 +302,8 @@ class ECOTracker(Tracker):
         """First-frame Gauss-Newton on filter and projection (ECO Sec. 3.1)."""
         cfg = self.config
         system = JointSystem(self.layout, self.reg, self.yf, xf, cfg.projection_reg)
-        z0 = [
-            np.tensordot(p.T.astype(np.complex64), x_, axes=(1, 0))
-            for p, x_ in zip(self.projection, xf, strict=True)
-        ]
-        energy = [(np.abs(z) ** 2).astype(np.float32) for z in z0]
         diag = joint_preconditioner(
-            energy,
+            self.sample_energy,
             self.reg.energy,
             self.yf,
             [x_.shape[0] for x_ in xf],
@@ -377,12 +419,13 @@ class ECOTracker(Tracker):
         with prof.stage("sample_space"):
             train = [np.ascontiguousarray(t, dtype=np.complex64) for t in train]
             self.sample_space.update(train)
-            lr = cfg.learning_rate
-            for e, t in zip(self.sample_energy, train, strict=True):
-                e *= 1 - lr
-                e += lr * (t.real**2 + t.imag**2)
-        if self.frame_index < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap:
+        # ECO counts frames from 1 (the first frame is 1): train while frame < skip_after_frame
+        if self.frame_index + 1 < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap:
             with prof.stage("training"):
+                lr = cfg.learning_rate  # ECO updates the preconditioner's energy on training frames only
+                for e, t in zip(self.sample_energy, train, strict=True):
+                    e *= 1 - lr
+                    e += lr * (t.real**2 + t.imag**2)
                 self._train_filter(cfg.CG_iter)
             self.frames_since_last_train = 0
         else:
