@@ -4,6 +4,7 @@ repository), the package's shipped models and config, and the results folder."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -40,7 +41,9 @@ def shared_models_root() -> Path | None:
 
 def share_dir() -> Path:
     """The installed package share (``launch/``, ``config/``, ``models/``): the ament share
-    folder when installed with colcon, else the source checkout."""
+    folder when the ament index knows the package (colcon, or ``AMENT_PREFIX_PATH`` set), else
+    ``<sys.prefix>/share/cfvgg_ros`` after a plain ``pip install``, else the source checkout
+    (editable installs)."""
     try:
         from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
 
@@ -50,4 +53,7 @@ def share_dir() -> Path:
             pass
     except ImportError:
         pass
+    prefix_share = Path(sys.prefix) / "share" / "cfvgg_ros"
+    if (prefix_share / "package.xml").is_file():
+        return prefix_share
     return SOURCE_ROOT
