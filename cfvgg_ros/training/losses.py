@@ -188,8 +188,13 @@ def fidelity_loss(
     return sum(terms.values()), terms
 
 
-def offline_loss(tracking: torch.Tensor, fidelity: torch.Tensor, fidelity_weight: float) -> torch.Tensor:
-    """L_offline = L_tracking + lambda * L_fidelity (Eq. 4, weight decay left to the optimiser)."""
+def offline_loss(
+    tracking: torch.Tensor, fidelity: torch.Tensor, fidelity_weight: float, tracking_weight: float = 1.0
+) -> torch.Tensor:
+    """L_offline = w * L_tracking + lambda * L_fidelity (Eq. 4 with w = 1; weight decay left to the
+    optimiser). ``tracking_weight`` w = 0 gives Table IV's "only fidelity loss" ablation."""
     if not math.isfinite(fidelity_weight) or fidelity_weight < 0:
         raise ValueError(f"the fidelity weight lambda must be finite and >= 0, got {fidelity_weight}")
-    return tracking + fidelity_weight * fidelity
+    if not math.isfinite(tracking_weight) or tracking_weight < 0:
+        raise ValueError(f"the tracking weight must be finite and >= 0, got {tracking_weight}")
+    return tracking_weight * tracking + fidelity_weight * fidelity

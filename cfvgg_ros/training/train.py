@@ -337,7 +337,9 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
         out_dir.mkdir(parents=True, exist_ok=True)
 
     teacher = (
-        build_teacher(config.teacher.kind, config.teacher.weights) if config.loss.fidelity_levels else None
+        build_teacher(config.teacher.kind, config.teacher.weights)
+        if config.loss.fidelity_levels and config.teacher.kind != "none"
+        else None
     )
     student = build_student(config, teacher)
     adapters = FeatureAdapters(
@@ -569,7 +571,7 @@ def _step(model, teacher, batch, optimizer, config: TrainConfig, device) -> dict
             ax, az, tx, tz, config.loss.fidelity_levels, config.loss.reduction, config.loss.fidelity_normalize
         )
         row.update({f"fidelity_{lv}": float(v.detach()) for lv, v in terms.items()})
-    loss = offline_loss(tracking, fidelity, config.loss.fidelity_weight)
+    loss = offline_loss(tracking, fidelity, config.loss.fidelity_weight, config.loss.tracking_weight)
     if not torch.isfinite(loss):
         raise FloatingPointError(
             f"non-finite loss (tracking {tracking.item()}, fidelity {fidelity.item()}); lower"
