@@ -70,3 +70,20 @@ __all__ = [
     "BagError",
     "stamp_to_ns",
 ]
+
+
+def prepare_bag_dir(out_dir, overwrite: bool):
+    """Make way for a new bag at ``out_dir``: refuse an existing path unless ``overwrite``, and
+    then replace only a rosbag2 directory (one with ``metadata.yaml``). Returns it as a Path."""
+    import shutil
+    from pathlib import Path
+
+    out = Path(out_dir)
+    if out.exists():
+        if not overwrite:
+            raise BagError(f"{out} already exists (pass overwrite=True / --overwrite to replace a bag)")
+        if not (out / "metadata.yaml").is_file():
+            raise BagError(f"refusing to overwrite {out}: it is not a rosbag2 directory (no metadata.yaml)")
+        shutil.rmtree(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out

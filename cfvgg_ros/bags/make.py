@@ -49,6 +49,7 @@ from cfvgg_ros.bags import (
     INIT_BBOX_TOPIC,
     STORAGES,
     BagError,
+    prepare_bag_dir,
 )
 
 #: encodings ``make`` can write (both decode back to the same RGB pixels).
@@ -165,16 +166,6 @@ def _load(spec, data_root, synthetic_size, max_frames):
     return resolve(spec, data_root)
 
 
-def _prepare_out_dir(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists():
-        if not overwrite:
-            raise BagError(f"{out_dir} already exists (pass overwrite=True / --overwrite to replace a bag)")
-        if not (out_dir / "metadata.yaml").is_file():
-            raise BagError(f"refusing to overwrite {out_dir}: not a rosbag2 directory (no metadata.yaml)")
-        shutil.rmtree(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-
-
 def make_bag(
     sequence,
     out_dir,
@@ -222,7 +213,7 @@ def make_bag(
     known_camera = seq.dataset == "synthetic"
 
     out = Path(out_dir)
-    _prepare_out_dir(out, overwrite)
+    prepare_bag_dir(out, overwrite)
     ts = get_typestore(Stores.ROS2_JAZZY)
     T = ts.types
     Time, Header = T["builtin_interfaces/msg/Time"], T["std_msgs/msg/Header"]

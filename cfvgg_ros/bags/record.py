@@ -23,7 +23,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cfvgg_ros.bags import BAG_VERSION, STORAGES, BagError
+from cfvgg_ros.bags import BAG_VERSION, STORAGES, BagError, prepare_bag_dir
 
 DEFAULT_NODE_NAME = "cfvgg_bag_recorder"
 _GRAPH_PERIOD = 0.1
@@ -175,16 +175,7 @@ def record_bag(
             raise BagError(f"{name} must be a positive number of seconds, got {value}")
     if storage not in STORAGES:
         raise BagError(f"unknown storage {storage!r}; choose one of {STORAGES}")
-    out = Path(out_dir)
-    if out.exists():
-        if not overwrite:
-            raise BagError(f"{out} already exists (pass overwrite=True / --overwrite to replace a bag)")
-        if not (out / "metadata.yaml").is_file():
-            raise BagError(f"refusing to overwrite {out}: it is not a rosbag2 directory (no metadata.yaml)")
-        import shutil
-
-        shutil.rmtree(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    out = prepare_bag_dir(out_dir, overwrite)
     plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
     writer = Writer(out, version=BAG_VERSION, storage_plugin=plugin)
     try:
