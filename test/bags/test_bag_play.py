@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
+from bag_processes import finish, start_bag_cli
 from geometry_msgs.msg import PolygonStamped
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import QosDurability, QosReliability
@@ -27,19 +27,7 @@ LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
 
 
 def start_player(bag, env, *args, stdin=None):
-    cmd = [sys.executable, "-m", "cfvgg_ros.cli.bag", "play", str(bag), *args]
-    return subprocess.Popen(cmd, env=env, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True)
-
-
-def finish(proc, timeout: float = 20.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"player did not exit: {out}")
-    return out
+    return start_bag_cli("play", bag, env, *args, stdin=stdin)
 
 
 def test_play_publishes_every_frame_in_order_at_the_recorded_rate(ros, synthetic_bag, translation_sequence,

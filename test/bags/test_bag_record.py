@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from bag_processes import finish, start_bag_cli
 from geometry_msgs.msg import Point32, PolygonStamped
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.interfaces import QosReliability
@@ -24,18 +24,7 @@ RESULTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
 
 
 def start_recorder(out_dir, env, *args):
-    cmd = [sys.executable, "-m", "cfvgg_ros.cli.bag", "record", str(out_dir), *args]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-
-
-def finish(proc, timeout: float = 20.0) -> str:
-    try:
-        out, _ = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, _ = proc.communicate()
-        pytest.fail(f"recorder did not exit: {out}")
-    return out
+    return start_bag_cli("record", out_dir, env, *args)
 
 
 def test_record_writes_what_was_published_and_stops_when_idle(ros, tmp_path, subprocess_env, wait_until):
