@@ -193,9 +193,19 @@ class ECOConfig:
 
     @staticmethod
     def with_overrides(config: ECOConfig, **overrides) -> ECOConfig:
-        """``config`` with fields replaced; unknown names raise TypeError listing the valid ones."""
+        """``config`` with fields replaced; unknown names raise TypeError listing the valid ones.
+        ``model_path`` (not a field) sets the ONNX model of every CNN feature at once."""
+        model_path = overrides.pop("model_path", None)
         valid = {f.name for f in dataclasses.fields(ECOConfig)}
         unknown = sorted(set(overrides) - valid)
         if unknown:
-            raise TypeError(f"unknown ECO parameter(s) {unknown}; valid: {sorted(valid)}")
-        return dataclasses.replace(config, **overrides)
+            raise TypeError(f"unknown ECO parameter(s) {unknown}; valid: {sorted(valid | {'model_path'})}")
+        config = dataclasses.replace(config, **overrides)
+        if model_path is None:
+            return config
+        if not any(f.kind == "cnn" for f in config.features):
+            raise TypeError("model_path needs a cnn feature; this configuration has none")
+        features = tuple(
+            dataclasses.replace(f, model_path=str(model_path)) if f.kind == "cnn" else f for f in config.features
+        )
+        return dataclasses.replace(config, features=features)

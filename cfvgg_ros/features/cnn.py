@@ -31,6 +31,7 @@ __all__ = [
     "ModelError",
     "cache_dir",
     "default_model_path",
+    "paper_student_path",
     "make_session",
 ]
 
@@ -50,22 +51,16 @@ def cache_dir() -> Path:
     return Path(base) / "cfvgg_ros"
 
 
-def default_model_path() -> Path:
-    """The shipped ``models/cfvgg_student.onnx`` in the package share when present; else the
-    paper's ``CF_VGGM.mat`` from the shared models folder, converted on first use into
-    :func:`cache_dir` (never into the repository). Raises :class:`ModelError` naming both
-    places when neither exists."""
-    shipped = paths.share_dir() / "models" / SHIPPED_MODEL_NAME
-    if shipped.is_file():
-        return shipped
+def paper_student_path() -> Path:
+    """The paper's released student ``CF_VGGM.mat`` from the shared models folder, converted on
+    first use into :func:`cache_dir` (never into the repository; re-converted when the .mat
+    changes). Raises :class:`ModelError` when the shared file is missing."""
     models_root = paths.shared_models_root()
     mat = models_root / PAPER_STUDENT_MAT if models_root is not None else None
     if mat is None or not mat.is_file():
         raise ModelError(
-            f"no CNN feature model: the shipped model {shipped} does not exist and the paper's student "
-            f"shared/models/{PAPER_STUDENT_MAT.as_posix()} was not found "
-            f"({'no shared folder; set CFVGG_SHARED' if models_root is None else mat}); "
-            "convert one with cfvgg-convert or pass model_path"
+            f"the paper's student shared/models/{PAPER_STUDENT_MAT.as_posix()} was not found "
+            f"({'no shared folder; set CFVGG_SHARED' if models_root is None else mat})"
         )
     sha1 = hashlib.sha1(mat.read_bytes()).hexdigest()
     cached = cache_dir() / f"CF_VGGM-{sha1[:12]}.onnx"
@@ -74,6 +69,22 @@ def default_model_path() -> Path:
 
         convert_file(mat, cached, architecture="CF_VGGM", provenance=PAPER_STUDENT_PROVENANCE)
     return cached
+
+
+def default_model_path() -> Path:
+    """The shipped ``models/cfvgg_student.onnx`` in the package share when present; else
+    :func:`paper_student_path` (the paper's converted ``CF_VGGM``). Raises :class:`ModelError`
+    naming both places when neither exists."""
+    shipped = paths.share_dir() / "models" / SHIPPED_MODEL_NAME
+    if shipped.is_file():
+        return shipped
+    try:
+        return paper_student_path()
+    except ModelError as exc:
+        raise ModelError(
+            f"no CNN feature model: the shipped model {shipped} does not exist and {exc}; "
+            "convert one with cfvgg-convert or pass model_path"
+        ) from None
 
 
 def make_session(model):

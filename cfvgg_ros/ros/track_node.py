@@ -98,7 +98,7 @@ ERROR_LOG_REPEAT_S = 2.0  # the same error is logged at most once per this many 
 
 # name -> (default, description); the defaults match config/track.yaml
 PARAMETERS: dict[str, tuple[object, str]] = {
-    "tracker": ("eco-hc", "tracker name for create_tracker(), or a plug-in factory 'module:attr'"),
+    "tracker": ("feco", "tracker name for create_tracker(), or a plug-in factory 'module:attr'"),
     "tracker_params": ("{}", "tracker keyword parameters, a YAML/JSON mapping as a string; "
                              "'{model_path}' inside string values becomes the model folder"),
     "model_path": ("", "folder of model files; empty: models/ in the package share"),

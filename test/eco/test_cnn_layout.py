@@ -64,12 +64,12 @@ def test_cnn_layout_follows_eco_init_features(student_onnx):
 
 @pytest.mark.shared
 def test_cnn_layout_with_the_paper_student():
-    from cfvgg_ros.features.cnn import ModelError, default_model_path
+    from cfvgg_ros.features.cnn import ModelError, paper_student_path
 
     try:
-        path = str(default_model_path())
+        path = str(paper_student_path())
     except (ModelError, OSError) as exc:
-        pytest.skip(f"no CNN feature model available: {exc}")
+        pytest.skip(f"the paper's CF_VGGM is not available: {exc}")
     _check_layout(FeatureExtractor(_feco_features(path)), 225.0)
 
 

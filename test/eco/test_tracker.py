@@ -90,6 +90,17 @@ def test_contract_errors_and_overrides():
         tracker.init(np.zeros((50, 50, 3), np.uint8), (10, 10, 0, 5))
 
 
+def test_model_path_override_sets_every_cnn_feature():
+    config = ECOConfig.feco(model_path="/models/student.onnx", learning_rate=0.02)
+    cnn = [f for f in config.features if f.kind == "cnn"]
+    assert len(cnn) == 2 and all(f.model_path == "/models/student.onnx" for f in cnn)
+    assert all(f.model_path is None for f in config.features if f.kind != "cnn")
+    assert config.learning_rate == 0.02
+    assert all(f.model_path is None for f in ECOConfig.feco().features)
+    with pytest.raises(TypeError, match="needs a cnn feature"):
+        ECOConfig.eco_hc(model_path="/models/student.onnx")
+
+
 def test_registry_factory_with_grey_features():
     register_tracker(
         "eco-test-grey",

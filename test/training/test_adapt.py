@@ -164,19 +164,14 @@ def test_adapted_model_runs_in_the_trackers_feature_extractor(first_frame, stude
 
 
 def test_student_from_onnx_reads_the_papers_converted_cf_vggm():
-    from cfvgg_ros.features.cnn import PAPER_STUDENT_MAT, default_model_path
+    from cfvgg_ros.features.cnn import PAPER_STUDENT_MAT, paper_student_path
     from cfvgg_ros.paths import shared_models_root
     from cfvgg_ros.training.student import load_simplenn_weights
 
     root = shared_models_root()
     if root is None or not (root / PAPER_STUDENT_MAT).is_file():
         pytest.skip("the paper's CF_VGGM.mat is not in the shared models folder")
-    try:
-        path = default_model_path()
-    except ModelError as exc:
-        pytest.skip(f"no converted CF_VGGM: {exc}")
-    if "CF_VGGM" not in path.name:
-        pytest.skip(f"default_model_path() is the shipped model {path}, not the converted CF_VGGM")
+    path = paper_student_path()
     student = student_from_onnx(path)
     reference = load_simplenn_weights(CFVGGStudent(), load_simplenn(root / PAPER_STUDENT_MAT))
     for name, tensor in reference.state_dict().items():
