@@ -54,3 +54,7 @@ def test_colcon_build_installs_ament_layout(tmp_path):
     assert (install / "share" / "cfvgg_ros" / "package.xml").is_file()
     scripts = {p.name for p in (install / "lib" / "cfvgg_ros").iterdir()}
     assert {"cfvgg-bench", "cfvgg-convert", "cfvgg-demo"} <= scripts
+    share = install / "share" / "cfvgg_ros"
+    assert (share / "config" / "track.yaml").is_file() and (share / "launch" / "track.launch.py").is_file()
+    shipped = share / "models" / "cfvgg_student.onnx"  # the node's default model
+    assert shipped.read_bytes() == (ROOT / "models" / "cfvgg_student.onnx").read_bytes()
