@@ -102,8 +102,11 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "tracker_params": ("{}", "tracker keyword parameters, a YAML/JSON mapping as a string; "
                              "'{model_path}' inside string values becomes the model folder"),
     "model_path": ("", "folder of model files; empty: models/ in the package share"),
-    "warm_up": (True, "init and update the tracker once on a dummy frame at start-up "
-                      "(a corrupt model then fails at start-up, not on the first target)"),
+    "warm_up": (True, "init the tracker on a dummy frame at start-up and update it warm_up_updates times "
+                      "(a corrupt model then fails at start-up, and numba compiles its kernels before the "
+                      "first target instead of stalling a real frame)"),
+    "warm_up_updates": (8, "updates in the warm-up; fECO first trains its filter on the 6th frame, which "
+                           "compiles the training kernels (about 1 s on a fresh install)"),
     "image_topic": ("image", "sensor_msgs/Image input"),
     "camera_info_topic": ("camera_info", "sensor_msgs/CameraInfo input; empty: none"),
     "init_bbox_topic": ("/init_bbox", "sensor_msgs/RegionOfInterest init on the newest frame"),
@@ -345,10 +348,11 @@ class TrackNode(Node):
             frame = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
             try:
                 tracker.init(frame, (40.0, 30.0, 32.0, 32.0))
-                tracker.update(frame)
+                for _ in range(max(1, self.p["warm_up_updates"])):
+                    tracker.update(frame)
             except Exception as exc:
                 raise NodeStartupError(
-                    f"tracker {name!r} failed its warm-up (init + update on a dummy frame) with "
+                    f"tracker {name!r} failed its warm-up (init + updates on a dummy frame) with "
                     f"parameters {params}: {type(exc).__name__}: {exc}"
                 ) from exc
         return tracker

@@ -33,7 +33,7 @@ os.environ["ROS_DOMAIN_ID"] = os.environ[_DOMAIN_VAR]
 os.environ["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
 os.environ.pop("FASTRTPS_DEFAULT_PROFILES_FILE", None)  # tests choose the profile themselves
 
-from cfvgg_ros.core import Tracker, create_tracker  # noqa: E402
+from cfvgg_ros.core import Tracker, TrackResult, create_tracker  # noqa: E402
 from cfvgg_ros.evaluation.metrics import box_iou as iou  # noqa: E402,F401  (re-exported to the tests)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -70,6 +70,20 @@ class FaultyTracker(Tracker):
     def _update(self, frame):
         self._check(frame)
         return self._inner.update(frame)
+
+
+class SixthUpdateFails(Tracker):
+    """Stands in for a tracker whose 6th update runs new code (fECO's first filter training):
+    raises on the 6th update after each init."""
+
+    def _init(self, frame, box) -> None:
+        self._box, self._updates = tuple(box), 0
+
+    def _update(self, frame):
+        self._updates += 1
+        if self._updates == 6:
+            raise RuntimeError("6th update reached")
+        return TrackResult(self._box, 1.0)
 
 
 # ----------------------------------------------------------------------------- node process

@@ -132,3 +132,9 @@ def test_bad_configuration_exits_with_clear_error(tmp_path, h, params, reason):
     code, log = _start_fails(h, tmp_path, params)
     assert code == 2, log
     assert reason in log and "Traceback" not in log
+
+
+def test_warm_up_runs_the_configured_number_of_updates(tmp_path, h):
+    code, log = _start_fails(h, tmp_path, {"tracker": "conftest:SixthUpdateFails", "warm_up_updates": 8})
+    assert code == 2, log
+    assert "failed its warm-up" in log and "6th update reached" in log and "Traceback" not in log
