@@ -415,8 +415,6 @@ class FeatureExtractor:
                 patch_c = support_patch
                 if cfg.kind == "fhog":
                     x = self._funcs["fhog"](patch_c, cell_size=cfg.cell_size)
-                elif cfg.kind == "fhog":
-                    x = self._funcs["fhog"](patch, cell_size=cfg.cell_size)
                 elif cfg.kind == "colour":
                     x = self._funcs["colour"](patch_c, cell_size=cfg.cell_size)
                 else:
