@@ -20,35 +20,21 @@ class ConfigError(ValueError):
     """A training configuration that is malformed or inconsistent."""
 
 
-@dataclass
-class DataConfig:
-    """Where pairs come from. ``split`` must be "train"; ``sequences`` (specs) default to the
-    whole train split of ``<data_root>/splits.json``; eval-split sequences are refused."""
+@dataclass(frozen=True)
+class DataConfig(PairSettings):
+    """Where pairs come from, plus their geometry and augmentation (the inherited
+    :class:`PairSettings` fields). ``split`` must be "train"; ``sequences`` (specs) default to
+    the whole train split of ``<data_root>/splits.json``; eval-split sequences are refused."""
 
     split: str = "train"
     data_root: str | None = None
     sequences: list[str] | None = None
     allow_unlisted: bool = False
-    patch_size: int = 224
-    search_area_scale: float = 4.0
-    max_frame_gap: int = 50
-    shift_jitter: float = 0.25
-    scale_jitter: float = 0.05
-    flip: bool = True
-    samples_per_epoch: int = 2000
     batch_size: int = 16
     num_workers: int = 2
 
     def pair_settings(self) -> PairSettings:
-        return PairSettings(
-            patch_size=self.patch_size,
-            search_area_scale=self.search_area_scale,
-            max_frame_gap=self.max_frame_gap,
-            shift_jitter=self.shift_jitter,
-            scale_jitter=self.scale_jitter,
-            flip=self.flip,
-            samples_per_epoch=self.samples_per_epoch,
-        )
+        return PairSettings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(PairSettings)})
 
 
 @dataclass
@@ -218,7 +204,10 @@ def _build(cls, values: dict, where: str):
             kwargs[key] = _build(hint, value or {}, f"{where}.{key}" if where else key)
         else:
             kwargs[key] = _coerce(hint, value, f"{where}.{key}" if where else key)
-    return cls(**kwargs)
+    try:
+        return cls(**kwargs)
+    except ValueError as exc:  # a dataclass's own validation (e.g. PairSettings)
+        raise ConfigError(f"{where or 'config'}: {exc}") from None
 
 
 def _coerce(hint, value, where: str):

@@ -93,3 +93,6 @@ def test_cli_refuses_bad_configs(tmp_path, capsys):
     assert train_main(["--config", str(config)]) == 2
     assert "unknown key" in capsys.readouterr().err
     assert train_main(["--config", str(tmp_path / "missing.yaml")]) == 2
+    config.write_text("data:\n  patch_size: 4\n")  # PairSettings' own validation, as a config error
+    assert train_main(["--config", str(config)]) == 2
+    assert "data: patch_size must be >= 16 pixels, got 4" in capsys.readouterr().err
