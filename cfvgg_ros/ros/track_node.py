@@ -172,6 +172,30 @@ def parse_tracker_params(text: str, model_dir: Path) -> dict:
     return {str(k): substitute(v) for k, v in params.items()}
 
 
+#: Registry trackers whose features come from the ONNX student (``model_path`` parameter).
+CNN_TRACKERS = frozenset({"feco", "fkcf", "fdeepstrcf"})
+
+
+def feature_model_of(name: str, params: dict) -> str:
+    """Which CNN feature model tracker ``name`` with ``params`` loads, for the log and status:
+    its path, architecture, teacher and source commit; "none" for trackers without one."""
+    if name not in CNN_TRACKERS:
+        return "none"
+    if "features" in params:
+        return "per-feature models (tracker_params features)"
+    from cfvgg_ros.features.cnn import default_model_path
+    from cfvgg_ros.models.onnx_contract import validate_model
+
+    path = Path(params["model_path"]) if params.get("model_path") else default_model_path()
+    try:
+        contract = validate_model(path)
+    except Exception as exc:  # noqa: BLE001 - a description only; the tracker itself loaded it
+        return f"{path} (metadata unreadable: {exc})"
+    provenance = contract.provenance
+    return (f"{path} ({contract.architecture}; teacher {provenance.get('teacher', 'unknown')}; "
+            f"commit {str(provenance.get('commit', 'unknown'))[:7]})")
+
+
 def _valid_box(box) -> bool:
     try:
         x, y, w, h = (float(v) for v in box)
@@ -279,7 +303,8 @@ class TrackNode(Node):
         self.get_logger().info(
             f"tracking with {self.p['tracker']!r} on {self.resolve_topic_name(self.p['image_topic'])} "
             f"(image QoS {self.p['image_qos']}, cpu core {self._pinned if self._pinned is not None else 'any'}, "
-            f"re-detection: {self._redetect_mode}{' + template' if self.p['redetect'] else ''})"
+            f"re-detection: {self._redetect_mode}{' + template' if self.p['redetect'] else ''}); "
+            f"feature model: {self.model_description}"
         )
         self._publish_status()
 
@@ -355,6 +380,7 @@ class TrackNode(Node):
                     f"tracker {name!r} failed its warm-up (init + updates on a dummy frame) with "
                     f"parameters {params}: {type(exc).__name__}: {exc}"
                 ) from exc
+        self.model_description = feature_model_of(name, params)
         return tracker
 
     @staticmethod
@@ -707,6 +733,7 @@ class TrackNode(Node):
         status.message = self.status.summary()
         status.hardware_id = str(self.p["tracker"])
         status.values = [KeyValue(key=k, value=v) for k, v in self.status.key_values()]
+        status.values.append(KeyValue(key="model", value=self.model_description))
         array.status = [status]
         with self._status_lock:
             self.pub_status.publish(array)
