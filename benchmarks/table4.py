@@ -159,33 +159,18 @@ def file_sha1(path: Path) -> str:
 
 def onnx_model(path: Path) -> Path:
     """``path`` itself for an ONNX model; a MatConvNet ``.mat`` is converted (and verified) once
-    into the user cache, named by its SHA-1 as the trackers' default model is."""
+    into the user cache, as the trackers' default model is."""
     path = Path(path)
     if path.suffix.lower() != ".mat":
         return path
-    from cfvgg_ros.features.cnn import PAPER_STUDENT_PROVENANCE, cache_dir
+    from cfvgg_ros.features.cnn import converted_model_path
 
-    cached = cache_dir() / f"{path.stem}-{file_sha1(path)[:12]}.onnx"
-    if not cached.is_file():
-        from cfvgg_ros.cli.convert import convert_file
-
-        is_paper = path.name == "CF_VGGM.mat"
-        convert_file(path, cached, architecture="CF_VGGM" if is_paper else None,
-                     provenance=PAPER_STUDENT_PROVENANCE if is_paper else None)
-    return cached
+    return converted_model_path(path)
 
 
 def feco_params(model: Path, online: bool) -> dict:
     """fECO parameters with every CNN feature of the paper's run file reading ``model``."""
-    import dataclasses
-
-    from cfvgg_ros.eco.config import FECO_FEATURES
-
-    features = [
-        dataclasses.asdict(dataclasses.replace(f, model_path=str(model)) if f.kind == "cnn" else f)
-        for f in FECO_FEATURES
-    ]
-    params: dict = {"features": features}
+    params: dict = {"model_path": str(model)}
     if online:
         params["online_adaptation"] = True
     return params

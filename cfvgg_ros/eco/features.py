@@ -199,8 +199,13 @@ class FeatureExtractor:
             if cfg.compressed_dim > d:
                 raise ValueError(f"{cfg.name}: compressed_dim {cfg.compressed_dim} exceeds its {d} channels")
 
+    @staticmethod
+    def _cnn_key(cfg: FeatureConfig) -> str:
+        """The network a CNN feature reads: its model path, "" for the default model."""
+        return str(cfg.model_path) if cfg.model_path else ""
+
     def _cnn_for(self, cfg: FeatureConfig):
-        key = str(cfg.model_path) if cfg.model_path else ""
+        key = self._cnn_key(cfg)
         if key not in self._cnn:
             try:
                 from cfvgg_ros.features.cnn import CNNFeatures
@@ -210,7 +215,7 @@ class FeatureExtractor:
                 dict.fromkeys(
                     c.layer
                     for c in self.configs
-                    if c.kind == "cnn" and (str(c.model_path) if c.model_path else "") == key
+                    if c.kind == "cnn" and self._cnn_key(c) == key
                 )
             )
             try:
@@ -404,7 +409,7 @@ class FeatureExtractor:
         for cfg, (y0, x0, ch, cw) in zip(self.configs, layout.crops, strict=True):
             with self.profiler.stage("cnn" if cfg.kind == "cnn" else "hog_colour"):
                 if cfg.kind == "cnn":
-                    x = cnn_maps[str(cfg.model_path) if cfg.model_path else ""][cfg.layer][
+                    x = cnn_maps[self._cnn_key(cfg)][cfg.layer][
                         y0 : y0 + ch, x0 : x0 + cw
                     ]
                     out.append(self._finish(x, cfg))

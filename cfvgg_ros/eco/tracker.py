@@ -226,23 +226,21 @@ class ECOTracker(Tracker):
         ``adaptation_seconds``."""
         cfg = self.config
         start = time.perf_counter()
-        try:  # torch is imported only here
-            from cfvgg_ros.training.adapt import AdaptationSettings, adapt_student
-        except ImportError as exc:
-            raise TrackerError(f"online_adaptation needs torch (cfvgg_ros.training.adapt): {exc}") from exc
-        settings = AdaptationSettings(search_area_scale=cfg.search_area_scale)
+        from cfvgg_ros.features.adaptation import adapt_model  # imports torch only when called
+
         for key, source in self.extractor.cnn_sources().items():
-            adapted = adapt_student(
-                source,
-                frame,
-                tuple(float(v) for v in box),
-                cfg.adaptation_iterations,
-                cfg.adaptation_samples,
-                settings=settings,
-                seed=0,
-                as_bytes=True,
-            )
-            self.extractor.set_cnn_model(key, adapted)
+            try:
+                adapted = adapt_model(
+                    source,
+                    frame,
+                    box,
+                    search_area_scale=cfg.search_area_scale,
+                    iterations=cfg.adaptation_iterations,
+                    samples=cfg.adaptation_samples,
+                )
+            except ImportError as exc:
+                raise TrackerError(f"online_adaptation needs torch (cfvgg_ros.training.adapt): {exc}") from exc
+            self.extractor.set_cnn_model(key, adapted.model_bytes)
         self.adaptation_seconds = time.perf_counter() - start
 
     def _init_tracker(self, frame, box) -> None:

@@ -15,7 +15,7 @@ import os
 import time
 from dataclasses import dataclass
 
-__all__ = ["AdaptationTiming", "AdaptedModel", "adapt_model", "adapted_model_bytes", "torch_available"]
+__all__ = ["AdaptationTiming", "AdaptedModel", "adapt_model", "torch_available"]
 
 
 @dataclass(frozen=True)
@@ -112,26 +112,3 @@ def adapt_model(
         samples=int(samples),
     )
     return AdaptedModel(model_bytes=data, timing=timing)
-
-
-def adapted_model_bytes(
-    model_path,
-    frame_rgb,
-    box,
-    *,
-    search_area_scale: float,
-    iterations: int = 8,
-    samples: int = 32,
-    seed: int = 0,
-) -> bytes:
-    """Serialized ONNX of ``model_path`` adapted on the first frame (see :func:`adapt_model`,
-    which also returns the timing)."""
-    return adapt_model(
-        model_path,
-        frame_rgb,
-        box,
-        search_area_scale=search_area_scale,
-        iterations=iterations,
-        samples=samples,
-        seed=seed,
-    ).model_bytes

@@ -30,6 +30,7 @@ __all__ = [
     "CNNFeatures",
     "ModelError",
     "cache_dir",
+    "converted_model_path",
     "default_model_path",
     "paper_student_path",
     "make_session",
@@ -62,12 +63,22 @@ def paper_student_path() -> Path:
             f"the paper's student shared/models/{PAPER_STUDENT_MAT.as_posix()} was not found "
             f"({'no shared folder; set CFVGG_SHARED' if models_root is None else mat})"
         )
+    return converted_model_path(mat)
+
+
+def converted_model_path(mat) -> Path:
+    """A MatConvNet ``.mat`` converted (and verified) once into :func:`cache_dir` as
+    ``<stem>-<sha1[:12]>.onnx``, so a changed file is converted again; the paper's
+    ``CF_VGGM.mat`` gets its architecture name and provenance."""
+    mat = Path(mat)
     sha1 = hashlib.sha1(mat.read_bytes()).hexdigest()
-    cached = cache_dir() / f"CF_VGGM-{sha1[:12]}.onnx"
+    cached = cache_dir() / f"{mat.stem}-{sha1[:12]}.onnx"
     if not cached.is_file():
         from cfvgg_ros.cli.convert import convert_file
 
-        convert_file(mat, cached, architecture="CF_VGGM", provenance=PAPER_STUDENT_PROVENANCE)
+        is_paper = mat.name == PAPER_STUDENT_MAT.name
+        convert_file(mat, cached, architecture="CF_VGGM" if is_paper else None,
+                     provenance=PAPER_STUDENT_PROVENANCE if is_paper else None)
     return cached
 
 

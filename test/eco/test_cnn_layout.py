@@ -11,17 +11,9 @@ from cfvgg_ros.eco.tracker import ECOTracker
 
 
 @pytest.fixture(scope="module")
-def student_onnx(tmp_path_factory):
-    """A contract ONNX model of an untrained CF-VGG student (needs torch)."""
-    torch = pytest.importorskip("torch", reason="torch is needed to build a student ONNX model")
-    from cfvgg_ros.training.export import student_to_onnx
-    from cfvgg_ros.training.student import CFVGGStudent
-
-    torch.manual_seed(0)
-    model, _ = student_to_onnx(CFVGGStudent(), {"source": "test"})
-    path = tmp_path_factory.mktemp("student") / "student.onnx"
-    path.write_bytes(model.SerializeToString())
-    return str(path)
+def student_onnx(random_student_onnx):
+    """An untrained CF-VGG student in the ONNX contract (test/conftest.py), as a str path."""
+    return str(random_student_onnx)
 
 
 def _feco_features(model_path):

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.features import adaptation
-from cfvgg_ros.features.adaptation import AdaptationTiming, adapt_model, adapted_model_bytes
+from cfvgg_ros.features.adaptation import AdaptationTiming, adapt_model
 from cfvgg_ros.features.cnn import CNNFeatures, ModelError
 
 FAST = {"iterations": 2, "samples": 8}
@@ -24,19 +24,9 @@ def first_frame():
 
 
 @pytest.fixture(scope="module")
-def student_onnx(tmp_path_factory):
-    """A randomly initialised CF-VGG student exported to the ONNX contract (a file)."""
-    torch = pytest.importorskip("torch", reason="online adaptation needs torch")
-    import onnx
-
-    from cfvgg_ros.training.export import student_to_onnx
-    from cfvgg_ros.training.student import CFVGGStudent
-
-    torch.manual_seed(0)
-    model, _ = student_to_onnx(CFVGGStudent(), {"source": "test"})
-    path = tmp_path_factory.mktemp("adapt") / "student.onnx"
-    onnx.save(model, str(path))
-    return path
+def student_onnx(random_student_onnx):
+    """A randomly initialised CF-VGG student in the ONNX contract (test/conftest.py)."""
+    return random_student_onnx
 
 
 def test_adapted_bytes_run_in_the_onnxruntime_path(student_onnx, first_frame):
@@ -59,8 +49,8 @@ def test_adapted_bytes_run_in_the_onnxruntime_path(student_onnx, first_frame):
 
 def test_deterministic_and_path_or_bytes(student_onnx, first_frame):
     frame, box = first_frame
-    a = adapted_model_bytes(student_onnx, frame, box, search_area_scale=2.5, seed=3, **FAST)
-    b = adapted_model_bytes(student_onnx.read_bytes(), frame, box, search_area_scale=2.5, seed=3, **FAST)
+    a = adapt_model(student_onnx, frame, box, search_area_scale=2.5, seed=3, **FAST).model_bytes
+    b = adapt_model(student_onnx.read_bytes(), frame, box, search_area_scale=2.5, seed=3, **FAST).model_bytes
     patch = frame[60:188, 100:228]
     fa, fb = CNNFeatures(a, outputs="mid")(patch), CNNFeatures(b, outputs="mid")(patch)
     np.testing.assert_array_equal(fa["mid"], fb["mid"])
@@ -68,7 +58,7 @@ def test_deterministic_and_path_or_bytes(student_onnx, first_frame):
 
 def test_zero_iterations_keep_the_weights(student_onnx, first_frame):
     frame, box = first_frame
-    data = adapted_model_bytes(student_onnx, frame, box, search_area_scale=4.0, iterations=0, samples=1)
+    data = adapt_model(student_onnx, frame, box, search_area_scale=4.0, iterations=0, samples=1).model_bytes
     patch = frame[:96, :96]
     np.testing.assert_allclose(
         CNNFeatures(data, outputs="low")(patch)["low"],

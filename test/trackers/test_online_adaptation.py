@@ -17,25 +17,16 @@ FAST = {"online_adaptation": True, "adaptation_iterations": 2, "adaptation_sampl
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
+def model_path(request):
     """The CF-VGG model (shipped or converted paper CF_VGGM) when available, else a randomly
     initialised student exported to the ONNX contract."""
-    torch = pytest.importorskip("torch", reason="online adaptation needs torch (not installed)")
+    pytest.importorskip("torch", reason="online adaptation needs torch (not installed)")
     try:
         from cfvgg_ros.features.cnn import default_model_path
 
         return str(default_model_path())
     except Exception:  # noqa: BLE001 - no CF-VGG model here: fall back to a random student
-        import onnx
-
-        from cfvgg_ros.training.export import student_to_onnx
-        from cfvgg_ros.training.student import CFVGGStudent
-
-        torch.manual_seed(0)
-        model, _ = student_to_onnx(CFVGGStudent(), {"source": "test"})
-        path = tmp_path_factory.mktemp("adapt") / "student.onnx"
-        onnx.save(model, str(path))
-        return str(path)
+        return str(request.getfixturevalue("random_student_onnx"))
 
 
 @pytest.fixture(scope="module")
