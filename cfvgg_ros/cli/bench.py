@@ -10,6 +10,7 @@ Examples::
     cfvgg-bench --trackers opencv-csrt,opencv-nano --split eval
     cfvgg-bench --trackers "opencv-kcf:desc_pca=1,resize=false" --sequences OTB100/Jogging-1
     cfvgg-bench --trackers opencv-csrt --dataset UAV123_10fps --jobs 2 --markdown
+    cfvgg-bench --trackers feco,opencv-nano --init-perturbation sre --jobs 2   # OTB's SRE
 """
 
 from __future__ import annotations
@@ -92,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--groundtruth", default=None, metavar="INPUT_BAG[,...]",
                         help="with --from-bag: the input bags (cfvgg-bag make) in the same order")
     parser.add_argument("--label", default="track_node", help="with --from-bag: the tracker's name in the tables")
+    parser.add_argument("--init-perturbation", default=None, metavar="sre|NAME[,...]",
+                        help="spatial robustness evaluation (OTB's SRE): start every sequence from perturbed "
+                             "ground-truth boxes, 'sre' = all 12 (left,right,up,down,topLeft,topRight,"
+                             "bottomLeft,bottomRight,scale_8,scale_9,scale_11,scale_12); each perturbation is "
+                             "stored in <run>/init-<name>/ and a summary table is printed")
     parser.add_argument("--rules", default="otb,pysot",
                         help="metric rule sets, comma-separated (default: both)")
     parser.add_argument("--results", default="results", help="results folder (default: results/)")
@@ -230,6 +236,8 @@ def _run(args, allowed_cores: list[int] | None) -> int:
     from cfvgg_ros.evaluation.runner import BenchmarkInputError, run_benchmark
 
     run_dir = Path(args.results) / args.run_name
+    if args.init_perturbation is not None:
+        return _run_sre(args, trackers, specs, data_root, run_dir, rules, allowed_cores)
     previous_profile = os.environ.get("CFVGG_PROFILE")
     if args.profile:  # read by the trackers, here and in spawned workers
         os.environ["CFVGG_PROFILE"] = "1"
@@ -261,6 +269,53 @@ def _run(args, allowed_cores: list[int] | None) -> int:
     for path in files:
         print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
     return 1 if run.failed else 0
+
+
+def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], allowed_cores) -> int:
+    """``--init-perturbation``: one benchmark run per perturbation (each in ``init-<name>/``, with
+    its own per-sequence report files), then the SRE summary table."""
+    from cfvgg_ros.evaluation.perturbation import PerturbationError, parse_perturbations
+    from cfvgg_ros.evaluation.report import write_report, write_sre_report
+    from cfvgg_ros.evaluation.runner import BenchmarkInputError, run_benchmark
+
+    try:
+        names = parse_perturbations(args.init_perturbation)
+    except PerturbationError as exc:
+        raise UsageError(f"--init-perturbation: {exc}") from exc
+    if args.profile:
+        raise UsageError("--profile and --init-perturbation do not go together (profile an OPE run)")
+    runs, failed, resumed, labels, sequences = {}, [], 0, None, None
+    for name in names:
+        if not args.no_progress:
+            print(f"init perturbation {name} ({names.index(name) + 1}/{len(names)})", file=sys.stderr)
+        try:
+            run = run_benchmark(trackers, specs, data_root, run_dir / f"init-{name}", jobs=args.jobs,
+                                resume=not args.no_resume, progress=not args.no_progress, cores=allowed_cores,
+                                init_perturbation=name)
+        except BenchmarkInputError as exc:
+            raise UsageError(str(exc)) from exc
+        failed += [(f"{label} [{name}]", key, message) for label, key, message in run.failed]
+        resumed += len(run.resumed)
+        labels, sequences = run.labels, run.sequences
+        if run.result_list():
+            write_report(run.result_list(), run.run_dir, rules=rules, labels=run.labels,
+                         sequences=run.sequences, plots=False)
+            runs[name] = run.result_list()
+    for label, key, message in failed:
+        print(f"FAILED: {label} on {key}: {message}", file=sys.stderr)
+    if not runs:
+        print("cfvgg-bench: no results to report", file=sys.stderr)
+        return 1
+    text, files = write_sre_report(runs, run_dir, rules=rules, markdown=args.markdown, labels=labels,
+                                   sequences=sequences)
+    print(text)
+    print()
+    if resumed:
+        print(f"resumed {resumed} stored result(s) (use --no-resume to rerun them)")
+    print(f"results: {run_dir} (per perturbation: {run_dir}/init-<name>/)")
+    for path in files:
+        print(f"CSV: {path}")
+    return 1 if failed else 0
 
 
 def _score_bags(args, rules: list[str]) -> int:

@@ -119,26 +119,35 @@ def _fmt(value) -> str:
     return "-" if not math.isfinite(value) else f"{value:.1f}"
 
 
-def format_table(table: ReportTable, markdown: bool = False) -> str:
-    """The table as aligned plain text, or as a Markdown table."""
-    header = table.header(short=True)
-    rows = [[_fmt(v) for v in row] for row in table.body()]
+def _aligned(header: list[str], rows: list[list[str]], markdown: bool, rule_before_last: bool = False) -> list[str]:
+    """``header`` and ``rows`` (strings) as aligned text lines (first column left-aligned), or as
+    a Markdown table; ``rule_before_last`` sets the last row (a mean) apart in plain text."""
     widths = [max(len(str(line[i])) for line in [header, *rows]) for i in range(len(header))]
 
-    def line(cells, sep: str) -> str:
+    def line(cells) -> str:
         parts = [cells[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return (f"| {' | '.join(parts)} |") if markdown else sep.join(parts)
+        return (f"| {' | '.join(parts)} |") if markdown else "  ".join(parts)
 
-    out = [line(header, "  ")]
+    out = [line(header)]
     if markdown:
         rules = [":" + "-" * (widths[0] - 1)] + ["-" * (w - 1) + ":" for w in widths[1:]]
         out.append("| " + " | ".join(rules) + " |")
     else:
         out.append("  ".join("-" * w for w in widths))
-    out += [line(row, "  ") for row in rows[:-1]]
-    if not markdown:
-        out.append("  ".join("-" * w for w in widths))
-    out.append(line(rows[-1], "  "))
+    if rule_before_last and rows:
+        out += [line(row) for row in rows[:-1]]
+        if not markdown:
+            out.append("  ".join("-" * w for w in widths))
+        out.append(line(rows[-1]))
+    else:
+        out += [line(row) for row in rows]
+    return out
+
+
+def format_table(table: ReportTable, markdown: bool = False) -> str:
+    """The table as aligned plain text, or as a Markdown table."""
+    rows = [[_fmt(v) for v in row] for row in table.body()]
+    out = _aligned(table.header(short=True), rows, markdown, rule_before_last=True)
     out.append("")
     out.append("AUC and P@20 (precision at 20 px) in %; FPS = update frames / seconds in update()")
     missing = [f"{label} has {table.counts.get(label, 0)} of {len(table.rows)} sequences"
@@ -148,17 +157,22 @@ def format_table(table: ReportTable, markdown: bool = False) -> str:
     return "\n".join(out)
 
 
-def write_csv(table: ReportTable, path) -> Path:
-    """Write the table (mean row last) as CSV; numbers with 4 decimals, empty when missing."""
+def _write_rows(path, header: list[str], rows: list[list]) -> Path:
+    """CSV of ``header`` and ``rows``: numbers with 4 decimals, empty when missing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(table.header())
-        for row in table.body():
+        writer.writerow(header)
+        for row in rows:
             writer.writerow([v if isinstance(v, str | int) else ("" if not math.isfinite(v) else f"{v:.4f}")
                              for v in row])
     return path
+
+
+def write_csv(table: ReportTable, path) -> Path:
+    """Write the table (mean row last) as CSV; numbers with 4 decimals, empty when missing."""
+    return _write_rows(path, table.header(), table.body())
 
 
 def write_plots(table: ReportTable, out_dir, title_prefix: str = "OPE") -> list[Path]:
@@ -199,4 +213,36 @@ def write_report(results: Iterable[SequenceResult], out_dir, rules=RULES, markdo
         files.append(write_csv(table, out_dir / f"report_{rule_set}.csv"))
         if plots:
             files += write_plots(table, out_dir)
+    return "\n\n".join(texts), files
+
+
+def write_sre_report(runs: dict, out_dir, rules=RULES, markdown: bool = False,
+                     labels: list[str] | None = None, sequences: list[str] | None = None) -> tuple[str, list[Path]]:
+    """Spatial robustness (SRE) summary of ``runs`` = ``{perturbation: [SequenceResult, ...]}``:
+    per rule set, one row per tracker with its mean AUC (%) under each perturbation and the SRE
+    mean over all of them (OTB averages every sequence x perturbation run alike, which is the
+    mean of the per-perturbation means when each covers the same sequences), also as
+    ``<out_dir>/sre_<rules>.csv``. Returns ``(text, written files)``."""
+    if not runs:
+        raise ValueError("no SRE runs to report")
+    out_dir = Path(out_dir)
+    names = list(runs)
+    texts, files = [], []
+    for rule_set in rules:
+        tables = {name: build_table(runs[name], rule_set, labels=labels, sequences=sequences) for name in names}
+        row_labels = labels if labels is not None else list(dict.fromkeys(
+            label for table in tables.values() for label in table.labels))
+        header = ["tracker", *names, "SRE mean", "sequences"]
+        body = []
+        for label in row_labels:
+            aucs = [100.0 * tables[n].mean[label].auc if label in tables[n].mean else math.nan for n in names]
+            counts = {tables[n].counts.get(label, 0) for n in names}
+            body.append([label, *aucs, float(np.mean(aucs)) if aucs else math.nan,
+                         "/".join(str(c) for c in sorted(counts))])
+        files.append(_write_rows(out_dir / f"sre_{rule_set}.csv", header, body))
+        lines = _aligned(header, [[_fmt(v) for v in row] for row in body], markdown)
+        title = f"### SRE, {rule_set} rules" if markdown else f"== SRE, {rule_set} rules =="
+        texts.append("\n".join([title, *([""] if markdown else []), *lines, "",
+                                "mean AUC (%) over the sequences, per init perturbation; "
+                                "SRE mean = their mean"]))
     return "\n\n".join(texts), files

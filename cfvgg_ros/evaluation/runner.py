@@ -89,7 +89,7 @@ def _advance(progress, count: int) -> None:
 
 
 def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None,
-                 label: str | None = None):
+                 label: str | None = None, init_perturbation: str | None = None):
     """Run ``tracker_name`` (created with ``params``) over ``sequence`` (OPE) and return its
     :class:`~cfvgg_ros.evaluation.results.SequenceResult` (not stored).
 
@@ -98,6 +98,8 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
     reading is not. An exception from the tracker on a frame is logged and recorded (NaN box and
     score for that frame) and tracking goes on; a failed init leaves all boxes NaN except the GT.
     ``progress``: None, a tqdm-like object with ``update(n)``, or a callable taking a frame count.
+    ``init_perturbation``: an SRE name of :mod:`~cfvgg_ros.evaluation.perturbation`; the tracker is
+    initialised on that perturbed box instead (scoring and the stored init-frame box stay the GT).
     """
     import numpy as np
 
@@ -125,9 +127,14 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
     init_frame = first_valid_frame(gt)
     tracker = create_tracker(tracker_name, **params)
     frame = sequence.frame(init_frame)
+    init_box = gt[init_frame]
+    if init_perturbation is not None:
+        from .perturbation import perturb_box
+
+        init_box = perturb_box(init_box, init_perturbation, np.shape(frame)[:2])
     start = time.perf_counter()
     try:
-        tracker.init(frame, gt[init_frame])
+        tracker.init(frame, init_box)
         initialised = True
     except Exception as exc:  # a tracker bug must not stop the benchmark
         record(init_frame, exc)
@@ -155,6 +162,8 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
 
     metadata = collect_metadata()
     metadata.update({"tracker_name": tracker_name, "sequence_fps": float(getattr(sequence, "fps", 0.0))})
+    if init_perturbation is not None:
+        metadata.update({"init_perturbation": init_perturbation, "init_box": [float(v) for v in init_box]})
     # per-stage timings of trackers that profile themselves (ECO engine: profile=True / $CFVGG_PROFILE)
     profile_report = getattr(tracker, "profile_report", None)
     report = profile_report() if initialised and callable(profile_report) else None
@@ -199,11 +208,11 @@ def _opencv_one_thread() -> None:
 
 def _worker_run(task: tuple) -> tuple[str, str]:
     """Run one (tracker, sequence) job in a worker and store its result."""
-    label, name, params, spec, data_root, run_dir = task
+    label, name, params, spec, data_root, run_dir, init_perturbation = task
     from .results import save_result
 
     sequence = resolve_spec(spec, data_root)
-    save_result(run_sequence(name, params, sequence, label=label), run_dir)
+    save_result(run_sequence(name, params, sequence, label=label, init_perturbation=init_perturbation), run_dir)
     return label, sequence_key(sequence)
 
 
@@ -261,7 +270,8 @@ def _progress_bar(enabled: bool, **kwargs):
 
 
 def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume: bool = True,
-                  progress: bool = True, cores: list[int] | None = None) -> BenchmarkRun:
+                  progress: bool = True, cores: list[int] | None = None,
+                  init_perturbation: str | None = None) -> BenchmarkRun:
     """Run every tracker on every sequence and store each result under ``results_dir`` (the
     run folder, e.g. ``results/<run-name>``); return a :class:`BenchmarkRun` of all results.
 
@@ -272,12 +282,20 @@ def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume
     with ``jobs == 1`` everything runs here (the caller pins this process). ``progress`` shows
     tqdm bars on stderr: per sequence with frame counts (jobs=1), or frames done overall.
     A sequence whose run raises (e.g. unreadable frames) is logged and listed in ``failed``.
-    Raises :class:`BenchmarkInputError` for unknown trackers/sequences before running anything.
+    ``init_perturbation`` (an SRE name) starts every sequence from that perturbed box (SRE runs
+    go to their own ``results_dir``). Raises :class:`BenchmarkInputError` for unknown trackers,
+    sequences or perturbations before running anything.
     """
     from .results import has_result, read_result, result_path, save_result
 
     if int(jobs) < 1:
         raise BenchmarkInputError(f"jobs must be >= 1, got {jobs}")
+    if init_perturbation is not None:
+        from .perturbation import SRE
+
+        if init_perturbation not in SRE:
+            raise BenchmarkInputError(f"unknown init perturbation {init_perturbation!r}; "
+                                      f"choose from {', '.join(SRE)}")
     jobs = int(jobs)
     run_dir = Path(results_dir)
     checked = _check_trackers(trackers)
@@ -302,13 +320,14 @@ def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume
                 with _progress_bar(progress, total=len(sequence), desc=f"{label} {key}", unit="frame",
                                    leave=False) as bar:
                     try:
-                        save_result(run_sequence(name, params, sequence, progress=bar, label=label), run_dir)
+                        save_result(run_sequence(name, params, sequence, progress=bar, label=label,
+                                                 init_perturbation=init_perturbation), run_dir)
                     except Exception as exc:  # data problems fail this sequence, not the run
                         logger.error("%s on %s failed: %s: %s", label, key, type(exc).__name__, exc)
                         run.failed.append((label, key, f"{type(exc).__name__}: {exc}"))
                 outer.update(1)
     elif todo:
-        _run_parallel(todo, data_root, run_dir, jobs, progress, cores, run)
+        _run_parallel(todo, data_root, run_dir, jobs, progress, cores, run, init_perturbation)
 
     for label in run.labels:
         for key, (_spec, sequence) in sequences.items():
@@ -336,7 +355,7 @@ def _single_thread_environment():
                 os.environ[var] = value
 
 
-def _run_parallel(todo, data_root, run_dir, jobs, progress, cores, run) -> None:
+def _run_parallel(todo, data_root, run_dir, jobs, progress, cores, run, init_perturbation=None) -> None:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -358,7 +377,7 @@ def _run_parallel(todo, data_root, run_dir, jobs, progress, cores, run) -> None:
     ):
         futures = {}
         for label, name, params, key, spec, _sequence in todo:
-            task = (label, name, params, spec, data_root, str(run_dir))
+            task = (label, name, params, spec, data_root, str(run_dir), init_perturbation)
             futures[pool.submit(_worker_run, task)] = (label, key)
         for future in as_completed(futures):
             label, key = futures[future]

@@ -183,3 +183,41 @@ def test_module_top_level_stays_light():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert bench.main is main
+
+
+def test_init_perturbation_runs_sre_and_prints_the_summary(tmp_path, capsys, tiny_sequences):
+    from cfvgg_ros.evaluation.metrics import mean_scores, score_sequence
+    from cfvgg_ros.evaluation.results import iter_results
+
+    argv = ["--trackers", "test-cli-still", "--sequences", "test/sq1,test/sq2", "--init-perturbation",
+            "left,scale_12", "--data-root", str(tmp_path), "--results", str(tmp_path), "--run-name", "sre",
+            "--no-progress", "--rules", "otb"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "== SRE, otb rules ==" in out and "SRE mean" in out
+    run_dir = tmp_path / "sre"
+    rows = (run_dir / "sre_otb.csv").read_text().splitlines()
+    assert rows[0] == "tracker,left,scale_12,SRE mean,sequences"
+    label, left, scale, overall, count = rows[1].split(",")
+    assert label == "test-cli-still" and count == "2"
+    for name, value in (("left", left), ("scale_12", scale)):  # each column = that run's mean AUC
+        results = iter_results(run_dir / f"init-{name}")
+        assert {r.metadata["init_perturbation"] for r in results} == {name} and len(results) == 2
+        expected = mean_scores([score_sequence(r.boxes, r.gt_boxes, "otb") for r in results]).auc
+        assert float(value) == pytest.approx(100 * expected, abs=1e-4)
+        assert (run_dir / f"init-{name}" / "report_otb.csv").is_file()
+    assert float(left) != float(scale)  # a still tracker keeps its (different) init boxes
+    assert float(overall) == pytest.approx((float(left) + float(scale)) / 2, abs=1e-4)
+
+    assert main([*argv, "--markdown"]) == 0  # resumed from disk
+    out = capsys.readouterr().out
+    assert "### SRE, otb rules" in out and "| test-cli-still" in out and "resumed 4 stored" in out
+
+
+@pytest.mark.parametrize("value, message", [("bogus", "unknown init perturbation"), ("sre,left", "choose 'sre'")])
+def test_bad_init_perturbation_exit_2(value, message, tmp_path, capsys, tiny_sequences):
+    argv = ["--trackers", "test-cli-still", "--sequences", "test/sq1", "--init-perturbation", value,
+            "--data-root", str(tmp_path), "--results", str(tmp_path), "--no-progress"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err

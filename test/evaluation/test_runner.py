@@ -209,6 +209,31 @@ def test_parallel_jobs_store_every_result(tmp_path):
         assert set(pinned) <= set(cores)  # one worker may take both jobs
 
 
+def test_init_perturbation_moves_only_the_init_box():
+    sequence = square_sequence()
+    result = run_sequence("test-runner-fake", {}, sequence, init_perturbation="right")
+    # GT (5, 8, 12, 12): right -> x + ceil(1.2) = 7; the fake then drifts (+1, +0.5) per frame
+    np.testing.assert_array_equal(result.metadata["init_box"], (7.0, 8.0, 12.0, 12.0))
+    assert result.metadata["init_perturbation"] == "right"
+    np.testing.assert_allclose(result.boxes[0], sequence.boxes[0])  # scored as the GT, as the toolkit
+    np.testing.assert_allclose(result.boxes[1:], sequence.boxes[1:] + (2.0, 0.0, 0.0, 0.0))
+    assert "init_perturbation" not in run_sequence("test-runner-fake", {}, sequence).metadata
+
+
+def test_init_perturbation_in_parallel_runs_and_bad_names(tmp_path):
+    sequences = [square_sequence("p1", num_frames=6), square_sequence("p2", num_frames=6)]
+    run = run_benchmark(["test-runner-fake"], sequences, None, tmp_path, jobs=2, progress=False,
+                        init_perturbation="scale_8")
+    assert not run.failed, run.failed
+    for result in run.results.values():  # (5, 8, 12, 12) x 0.8 about (11, 14): round(6.2) = 6
+        assert result.metadata["init_perturbation"] == "scale_8"
+        np.testing.assert_array_equal(result.metadata["init_box"], (6.0, 9.0, 10.0, 10.0))
+    with pytest.raises(BenchmarkInputError, match="unknown init perturbation 'sideways'"):
+        run_benchmark(["test-runner-fake"], sequences, None, tmp_path / "x", progress=False,
+                      init_perturbation="sideways")
+    assert not (tmp_path / "x").exists()
+
+
 def test_runner_module_imports_stay_light():
     code = (
         "import sys, cfvgg_ros.evaluation as pkg; before = set(sys.modules); "
