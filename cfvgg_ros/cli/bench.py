@@ -265,10 +265,15 @@ def _run(args, allowed_cores: list[int] | None) -> int:
         _print_profiles(results, args.markdown)
     if run.resumed:
         print(f"resumed {len(run.resumed)} stored result(s) (use --no-resume to rerun them)")
-    print(f"results: {run_dir}")
+    _print_outputs(run_dir, files)
+    return 1 if run.failed else 0
+
+
+def _print_outputs(where, files) -> None:
+    """The results folder and the report files written there."""
+    print(f"results: {where}")
     for path in files:
         print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
-    return 1 if run.failed else 0
 
 
 def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], allowed_cores) -> int:
@@ -285,9 +290,9 @@ def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], 
     if args.profile:
         raise UsageError("--profile and --init-perturbation do not go together (profile an OPE run)")
     runs, failed, resumed, labels, sequences = {}, [], 0, None, None
-    for name in names:
+    for number, name in enumerate(names, start=1):
         if not args.no_progress:
-            print(f"init perturbation {name} ({names.index(name) + 1}/{len(names)})", file=sys.stderr)
+            print(f"init perturbation {name} ({number}/{len(names)})", file=sys.stderr)
         try:
             run = run_benchmark(trackers, specs, data_root, run_dir / f"init-{name}", jobs=args.jobs,
                                 resume=not args.no_resume, progress=not args.no_progress, cores=allowed_cores,
@@ -312,9 +317,7 @@ def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], 
     print()
     if resumed:
         print(f"resumed {resumed} stored result(s) (use --no-resume to rerun them)")
-    print(f"results: {run_dir} (per perturbation: {run_dir}/init-<name>/)")
-    for path in files:
-        print(f"CSV: {path}")
+    _print_outputs(f"{run_dir} (per perturbation: {run_dir}/init-<name>/)", files)
     return 1 if failed else 0
 
 
@@ -340,9 +343,7 @@ def _score_bags(args, rules: list[str]) -> int:
     run_dir = Path(args.results) / args.run_name
     text, files = write_report(results, run_dir, rules=rules, markdown=args.markdown, plots=not args.no_plots)
     print(text)
-    print(f"results: {run_dir}")
-    for path in files:
-        print(f"{'CSV' if path.suffix == '.csv' else 'plot'}: {path}")
+    _print_outputs(run_dir, files)
     return 0
 
 
