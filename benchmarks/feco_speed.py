@@ -5,7 +5,7 @@ tracker time), runs each tracker over each sequence (init on frame 0 with the gr
 ``update`` on every frame, timed with ``time.perf_counter``) and prints one table: per tracker and
 sequence the FPS (1 / mean frame time), the mean, median and 95th-percentile frame times, and,
 for the ECO-engine trackers, the mean milliseconds per frame of each profiled stage
-(``profile=True``, see :mod:`cfvgg_ros.eco.profiling`). Timing only: the accuracy of these
+(``profile=True``, see :mod:`cfvgg_ros.trackers.eco.profiling`). Timing only: the accuracy of these
 runs is not reported, and no parameter may be tuned on these (eval) sequences.
 
     .venv/bin/python benchmarks/feco_speed.py [--trackers feco,eco-hc,opencv-nano] [--json out.json]
@@ -155,7 +155,7 @@ def main(argv=None) -> int:
     import platform
     import statistics
 
-    from cfvgg_ros.eco.profiling import format_profile_table, merge_reports
+    from cfvgg_ros.trackers.eco.profiling import format_profile_table, merge_reports
     from cfvgg_ros.paths import shared_data_root
 
     data_root = Path(args.data_root) if args.data_root else shared_data_root()

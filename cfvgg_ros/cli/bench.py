@@ -350,7 +350,7 @@ def _score_bags(args, rules: list[str]) -> int:
 def _print_profiles(results, markdown: bool) -> None:
     """Per-stage breakdown (mean ms per frame, all sequences pooled) of every tracker whose
     results carry a profile."""
-    from cfvgg_ros.eco.profiling import format_profile_table, merge_reports
+    from cfvgg_ros.trackers.eco.profiling import format_profile_table, merge_reports
 
     by_label: dict[str, list] = {}
     for result in results:

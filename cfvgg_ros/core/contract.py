@@ -87,6 +87,12 @@ class Tracker(abc.ABC):
             raise TrackerError("update() called before init()")
         return self._update(check_frame(frame))
 
+    def redetect(self, frame: np.ndarray, search_scale: float) -> TrackResult:
+        """Look for a lost target in a region ``search_scale`` times the usual search region and
+        continue from there. Optional: trackers that implement it register the ``redetect``
+        capability (:class:`cfvgg_ros.core.registry.TrackerInfo`); the others raise TrackerError."""
+        raise TrackerError(f"tracker {self.name!r} does not implement redetect()")
+
     @abc.abstractmethod
     def _init(self, frame: np.ndarray, box: tuple[float, float, float, float]) -> None: ...
 

@@ -385,16 +385,9 @@ class TrackNode(Node):
 
     @staticmethod
     def _tracker_redetect_mode(tracker) -> str:
-        import inspect
+        from cfvgg_ros.core import REDETECT, tracker_info
 
-        if callable(getattr(tracker, "redetect", None)):
-            return "tracker.redetect"
-        try:
-            if "search_scale" in inspect.signature(tracker.update).parameters:
-                return "update(search_scale)"
-        except (TypeError, ValueError):
-            pass
-        return "update"
+        return "tracker.redetect" if tracker_info(tracker.name).supports(REDETECT) else "update"
 
     def _create_interfaces(self) -> None:
         p, out_qos = self.p, results_qos()
@@ -627,8 +620,6 @@ class TrackNode(Node):
         scale = float(self.p["redetect_search_scale"])
         if self._redetect_mode == "tracker.redetect":
             result = self.tracker.redetect(frame, search_scale=scale)
-        elif self._redetect_mode == "update(search_scale)":
-            result = self.tracker.update(frame, search_scale=scale)
         else:
             result = self.tracker.update(frame)
         threshold = self.p["score_threshold"]

@@ -97,7 +97,7 @@ def test_missing_torch_is_a_clear_error(monkeypatch, tmp_path, first_frame):
 
 def test_tracking_core_does_not_import_torch():
     code = (
-        "import sys; import cfvgg_ros.kcf, cfvgg_ros.strcf, cfvgg_ros.features.cnn, "
+        "import sys; import cfvgg_ros.trackers.kcf, cfvgg_ros.trackers.strcf, cfvgg_ros.features.cnn, "
         "cfvgg_ros.features.adaptation; assert 'torch' not in sys.modules, 'torch was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)

@@ -7,22 +7,24 @@ import pytest
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 from cfvgg_ros.evaluation.metrics import box_iou as _iou
-from cfvgg_ros.kcf import (
-    KCFConfig,
+from cfvgg_ros.trackers.cf_common import (
     cnn_map_to_grid,
     cosine_window,
+    gaussian_label,
+    half_spectrum_energy,
+    irfft2,
+    refine_peak,
+    rfft2,
+    sample_patch,
+)
+from cfvgg_ros.trackers.kcf import (
+    KCFConfig,
     create_fkcf,
     create_kcf,
     gaussian_correlation,
     gaussian_kernel_correlation,
-    gaussian_label,
-    half_spectrum_energy,
-    irfft2,
     kcf_detect,
     kcf_train,
-    refine_peak,
-    rfft2,
-    sample_patch,
 )
 
 

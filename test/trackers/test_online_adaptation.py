@@ -10,8 +10,8 @@ from test_kcf import run_tracker
 from cfvgg_ros.core.registry import create_tracker
 from cfvgg_ros.datasets.synthetic import make_sequence
 from cfvgg_ros.features.adaptation import AdaptationTiming
-from cfvgg_ros.kcf import KCFConfig, create_fkcf
-from cfvgg_ros.strcf import STRCFConfig, create_fdeepstrcf
+from cfvgg_ros.trackers.kcf import KCFConfig, create_fkcf
+from cfvgg_ros.trackers.strcf import STRCFConfig, create_fdeepstrcf
 
 FAST = {"online_adaptation": True, "adaptation_iterations": 2, "adaptation_samples": 8}
 

@@ -7,8 +7,8 @@ import pytest
 from test_kcf import cnn_model_path, moving_texture_sequence, run_tracker
 
 from cfvgg_ros.core.contract import TrackerError
-from cfvgg_ros.kcf import irfft2, rfft2
-from cfvgg_ros.strcf import (
+from cfvgg_ros.trackers.cf_common import irfft2, rfft2
+from cfvgg_ros.trackers.strcf import (
     FDEEPSTRCF_DEFAULTS,
     STRCFConfig,
     STRCFTracker,
@@ -209,9 +209,9 @@ def test_reinit_matches_fresh_tracker_and_edge_boxes_run():
 def test_factories_work_through_the_registry():
     from cfvgg_ros.core.registry import create_tracker, register_tracker
 
-    register_tracker("strcf", "cfvgg_ros.strcf:create_strcf")
-    register_tracker("fdeepstrcf", "cfvgg_ros.strcf:create_fdeepstrcf")
-    register_tracker("fkcf", "cfvgg_ros.kcf:create_fkcf")
+    register_tracker("strcf", "cfvgg_ros.trackers.strcf:create_strcf")
+    register_tracker("fdeepstrcf", "cfvgg_ros.trackers.strcf:create_fdeepstrcf")
+    register_tracker("fkcf", "cfvgg_ros.trackers.kcf:create_fkcf")
     tracker = create_tracker("strcf", features=("gray", "hog"), number_of_scales=3)
     assert isinstance(tracker, STRCFTracker) and tracker.name == "strcf"
     assert tracker.config.number_of_scales == 3

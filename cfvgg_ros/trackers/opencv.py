@@ -28,8 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .core.contract import Tracker, TrackerError, TrackResult
-from .paths import shared_models_root
+from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+from cfvgg_ros.paths import shared_models_root
 
 NANO_BACKBONE_NAME = "nanotrack_backbone_sim_v2.onnx"
 NANO_HEAD_NAME = "nanotrack_head_sim_v2.onnx"

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.datasets.synthetic import make_sequence
-from cfvgg_ros.eco.config import ECOConfig, FeatureConfig
-from cfvgg_ros.eco.features import FeatureExtractor
-from cfvgg_ros.eco.tracker import ECOTracker
+from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+from cfvgg_ros.trackers.eco.feature_blocks import FeatureExtractor
+from cfvgg_ros.trackers.eco.tracker import ECOTracker
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from cfvgg_ros.core.registry import create_tracker
 from cfvgg_ros.datasets.sequence import Sequence
 from cfvgg_ros.evaluation.metrics import box_iou as _iou
 from cfvgg_ros.paths import shared_models_root
-from cfvgg_ros.peers import (
+from cfvgg_ros.trackers.opencv import (
     NANO_BACKBONE_NAME,
     NanoTracker,
     OpenCVTracker,

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.fourier import cfft2
-from cfvgg_ros.eco.sample_space import SampleSpace
+from cfvgg_ros.trackers.eco.fourier import cfft2
+from cfvgg_ros.trackers.eco.sample_space import SampleSpace
 
 SHAPES = [(2, 5, 3), (1, 3, 2)]
 

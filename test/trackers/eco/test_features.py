@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.config import FeatureConfig
-from cfvgg_ros.eco.features import (
+from cfvgg_ros.trackers.eco.config import FeatureConfig
+from cfvgg_ros.trackers.eco.feature_blocks import (
     FeatureExtractor,
     average_pool,
     cosine_window,

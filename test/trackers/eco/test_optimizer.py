@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.optimizer import conjugate_gradient
+from cfvgg_ros.trackers.eco.optimizer import conjugate_gradient
 
 
 def _spd(n, seed):

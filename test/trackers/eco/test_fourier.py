@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.fourier import (
+from cfvgg_ros.trackers.eco.fourier import (
     cfft2,
     frequencies,
     full_spectrum,

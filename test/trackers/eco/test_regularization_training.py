@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
-from cfvgg_ros.eco.fourier import cfft2, full_spectrum
-from cfvgg_ros.eco.optimizer import conjugate_gradient
-from cfvgg_ros.eco.regularization import RegularizationOperator, reg_window_filter
-from cfvgg_ros.eco.training import FilterSystem, JointSystem, SpectrumLayout, filter_inner
+from cfvgg_ros.trackers.eco.fourier import cfft2, full_spectrum
+from cfvgg_ros.trackers.eco.optimizer import conjugate_gradient
+from cfvgg_ros.trackers.eco.regularization import RegularizationOperator, reg_window_filter
+from cfvgg_ros.trackers.eco.normal_equations import FilterSystem, JointSystem, SpectrumLayout, filter_inner
 
 
 def _herm(rng, c, n):
@@ -111,7 +111,7 @@ def test_filter_training_fits_the_label():
 
 def test_gauss_newton_joint_steps_lower_the_objective():
     """ECO Eq. 7: Gauss-Newton steps on (f, P) descend and lower ||sum f . P^T x - y||^2 + ||w f||^2 + lam ||P||^2."""
-    from cfvgg_ros.eco.projection import pca_projection, project_fourier
+    from cfvgg_ros.trackers.eco.projection import pca_projection, project_fourier
 
     rng = np.random.default_rng(3)
     n, d, c = 15, 6, 2

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.core.contract import TrackerError
-from cfvgg_ros.eco.scale_filter import (
+from cfvgg_ros.trackers.eco.scale_filter import (
     ScaleFilter,
     ScaleFilterConfig,
     interpolate_response,

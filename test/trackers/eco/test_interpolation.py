@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.interpolation import cubic_kernel, cubic_kernel_fourier, interpolation_fourier
+from cfvgg_ros.trackers.eco.interpolation import cubic_kernel, cubic_kernel_fourier, interpolation_fourier
 
 
 def test_kernel_is_interpolating():

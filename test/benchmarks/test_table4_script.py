@@ -10,7 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from cfvgg_ros.paths import SOURCE_ROOT
+
+REPO = SOURCE_ROOT
 
 
 def _load_script():

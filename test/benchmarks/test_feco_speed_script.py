@@ -4,9 +4,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "feco_speed.py"
+from cfvgg_ros.paths import SOURCE_ROOT
+
+SCRIPT = SOURCE_ROOT / "benchmarks" / "feco_speed.py"
 
 
 def test_feco_speed_runs_and_reports_stages(tmp_path):

@@ -6,8 +6,8 @@ import pytest
 from cfvgg_ros.core.contract import TrackerError, TrackResult
 from cfvgg_ros.core.registry import create_tracker, register_tracker
 from cfvgg_ros.datasets.synthetic import make_sequence
-from cfvgg_ros.eco.config import ECOConfig, FeatureConfig
-from cfvgg_ros.eco.tracker import ECOTracker, create_eco_hc, create_feco
+from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+from cfvgg_ros.trackers.eco.tracker import ECOTracker, create_eco_hc, create_feco
 
 HOG = (FeatureConfig("fhog", compressed_dim=10, cell_size=4),)
 

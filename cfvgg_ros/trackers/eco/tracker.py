@@ -22,15 +22,10 @@ from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 
 from .config import ECOConfig
 from .detection import find_peak
-from .features import FeatureExtractor, cosine_window, sample_patch
+from .feature_blocks import FeatureExtractor, cosine_window, sample_patch
 from .fourier import cfft2, frequencies, half_spectrum_shape, shift_sample, symmetrize_filter
 from .interpolation import interpolation_fourier
-from .optimizer import conjugate_gradient
-from .profiling import StageProfiler, format_profile_table, profiling_requested
-from .projection import pca_projection, project_spatial
-from .regularization import RegularizationOperator, reg_window_filter
-from .sample_space import SampleSpace
-from .training import (
+from .normal_equations import (
     FilterSystem,
     JointSystem,
     SpectrumLayout,
@@ -38,6 +33,11 @@ from .training import (
     filter_preconditioner,
     joint_preconditioner,
 )
+from .optimizer import conjugate_gradient
+from .profiling import StageProfiler, format_profile_table, profiling_requested
+from .projection import pca_projection, project_spatial
+from .regularization import RegularizationOperator, reg_window_filter
+from .sample_space import SampleSpace
 
 
 def _divide(vec, diag):
@@ -65,7 +65,7 @@ class ECOTracker(Tracker):
             try:
                 from .scale_filter import ScaleFilter
             except ImportError as exc:
-                raise TrackerError(f"use_scale_filter=True needs cfvgg_ros.eco.scale_filter: {exc}") from exc
+                raise TrackerError(f"use_scale_filter=True needs cfvgg_ros.trackers.eco.scale_filter: {exc}") from exc
             self._scale_filter_cls = ScaleFilter
 
     # ------------------------------------------------------------------ set-up
@@ -201,7 +201,7 @@ class ECOTracker(Tracker):
     # ------------------------------------------------------------------ tracker API
     def profile_report(self) -> dict | None:
         """Per-stage wall times of the ``update`` calls so far (see
-        :meth:`cfvgg_ros.eco.profiling.StageProfiler.report`, plus ``"table"``, a printable
+        :meth:`cfvgg_ros.trackers.eco.profiling.StageProfiler.report`, plus ``"table"``, a printable
         text table), or None when profiling is off (``profile=False`` and no ``$CFVGG_PROFILE``)."""
         if not self.profiler.enabled:
             return None

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.detection import evaluate_series, find_peak, newton_refine
-from cfvgg_ros.eco.fourier import cfft2
+from cfvgg_ros.trackers.eco.detection import evaluate_series, find_peak, newton_refine
+from cfvgg_ros.trackers.eco.fourier import cfft2
 
 
 def _gaussian_series(n, cy, cx, sigma=1.7):

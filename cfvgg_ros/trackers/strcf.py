@@ -27,14 +27,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 
 import numpy as np
 import scipy.fft as sfft
 
-from .core.contract import Tracker, TrackerError, TrackResult
-from .kcf import (
+from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+from cfvgg_ros.trackers.cf_common import (
     cnn_map_to_grid,
+    config_from,
     cosine_window,
     gaussian_label,
     irfft2,
@@ -199,17 +200,17 @@ class STRCFFeatures:
         levels = tuple(n[4:] for n in names if n.startswith("cnn_"))
         self._network = None
         if levels:
-            from .features.cnn import CNNFeatures
+            from cfvgg_ros.features.cnn import CNNFeatures
 
             self._network = CNNFeatures(model if model else None, outputs=levels)
         self._fhog = None
         if "hog" in names:
-            from .features.fhog import fhog
+            from cfvgg_ros.features.fhog import fhog
 
             self._fhog = fhog
         self._colour = None
         if "colour" in names:
-            from .features.colour import colour_features
+            from cfvgg_ros.features.colour import colour_features
 
             self._colour = colour_features
 
@@ -378,7 +379,7 @@ class STRCFTracker(Tracker):
         if not names:
             raise TrackerError(f"no usable features for a grey-level video in {cfg.features}")
         if cfg.online_adaptation:
-            from .features.adaptation import adapt_model
+            from cfvgg_ros.features.adaptation import adapt_model
 
             adapted = adapt_model(
                 cfg.model_path or None,
@@ -499,26 +500,19 @@ class STRCFTracker(Tracker):
         return TrackResult(box=tuple(float(v) for v in box), score=float(peak))
 
 
-def _config_from(params: dict, base: STRCFConfig) -> STRCFConfig:
-    known = {f.name for f in fields(STRCFConfig)}
-    unknown = set(params) - known
-    if unknown:
-        raise TypeError(f"unknown STRCF parameter(s) {sorted(unknown)}; known: {sorted(known)}")
-    return replace(base, **params)
-
 
 def create_strcf(feature_fn: BlockFeatureFn | None = None, block_cells: Sequence[int] | None = None,
                  **params) -> STRCFTracker:
     """Hand-crafted STRCF (grey + fHOG + colour, ``run_STRCF.m`` settings); keywords:
     :class:`STRCFConfig` fields."""
-    return STRCFTracker(_config_from(params, STRCFConfig()), feature_fn, block_cells)
+    return STRCFTracker(config_from(params, STRCFConfig(), "STRCF"), feature_fn, block_cells)
 
 
 def create_fdeepstrcf(feature_fn: BlockFeatureFn | None = None, block_cells: Sequence[int] | None = None,
                       **params) -> STRCFTracker:
     """fDeepSTRCF: STRCF on CF-VGG ``low`` + ``high`` + fHOG + grey with the CF-VGG authors'
     fDeepSTRCF settings (:data:`FDEEPSTRCF_DEFAULTS`); keywords: :class:`STRCFConfig` fields."""
-    return STRCFTracker(_config_from(params, STRCFConfig(**FDEEPSTRCF_DEFAULTS)), feature_fn, block_cells)
+    return STRCFTracker(config_from(params, STRCFConfig(**FDEEPSTRCF_DEFAULTS), "STRCF"), feature_fn, block_cells)
 
 
 __all__ = [

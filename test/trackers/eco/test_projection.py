@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from cfvgg_ros.eco.fourier import cfft2
-from cfvgg_ros.eco.projection import pca_projection, project_fourier, project_spatial
+from cfvgg_ros.trackers.eco.fourier import cfft2
+from cfvgg_ros.trackers.eco.projection import pca_projection, project_fourier, project_spatial
 
 
 def test_pca_orthonormal_and_spans_top_components():

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.datasets.synthetic import make_sequence
-from cfvgg_ros.eco import profiling
-from cfvgg_ros.eco.config import ECOConfig, FeatureConfig
-from cfvgg_ros.eco.profiling import (
+from cfvgg_ros.trackers.eco import profiling
+from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+from cfvgg_ros.trackers.eco.profiling import (
     STAGES,
     StageProfiler,
     format_profile_table,
     merge_reports,
     profiling_requested,
 )
-from cfvgg_ros.eco.tracker import ECOTracker
+from cfvgg_ros.trackers.eco.tracker import ECOTracker
 
 HOG = (FeatureConfig("fhog", compressed_dim=10, cell_size=4),)
 
