@@ -155,8 +155,8 @@ def main(argv=None) -> int:
     import platform
     import statistics
 
-    from cfvgg_ros.trackers.eco.profiling import format_profile_table, merge_reports
     from cfvgg_ros.paths import shared_data_root
+    from cfvgg_ros.trackers.eco.profiling import format_profile_table, merge_reports
 
     data_root = Path(args.data_root) if args.data_root else shared_data_root()
     trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]

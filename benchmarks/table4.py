@@ -163,7 +163,7 @@ def onnx_model(path: Path) -> Path:
     path = Path(path)
     if path.suffix.lower() != ".mat":
         return path
-    from cfvgg_ros.features.cnn import converted_model_path
+    from cfvgg_ros.models.store import converted_model_path
 
     return converted_model_path(path)
 

@@ -44,8 +44,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 def default_tracker() -> str:
     """``feco`` when a CNN feature model can be found (shipped, or the paper's converted one),
     else the hand-crafted ``eco-hc`` (same engine, no CNN)."""
-    from ..features.cnn import default_model_path
-    from ..models.onnx_contract import ModelError
+    from ..models.contract import ModelError
+    from ..models.store import default_model_path
 
     try:
         default_model_path()

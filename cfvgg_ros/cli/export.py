@@ -23,33 +23,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def verify_export(student, onnx_path, size: tuple[int, int] = (131, 157), tolerance: float = 1e-4) -> dict:
-    """Max |onnx - torch| / max(1, max |torch|) per output on a random batch of 2 RGB images."""
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-
-    rng = np.random.default_rng(0)
-    image = rng.uniform(0, 255, size=(2, 3, *size)).astype(np.float32)
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    names = [o.name for o in session.get_outputs()]
-    outputs = dict(zip(names, session.run(None, {"image": image}), strict=True))
-    with torch.no_grad():
-        reference = student(torch.from_numpy(image))
-    errors = {}
-    for name, ref in reference.items():
-        ref = ref.numpy()
-        errors[name] = float(np.abs(outputs[name] - ref).max() / max(1.0, float(np.abs(ref).max())))
-    bad = {k: v for k, v in errors.items() if not v <= tolerance}
-    if bad:
-        raise ValueError(f"ONNX outputs differ from torch beyond {tolerance}: {bad}")
-    return errors
-
-
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from cfvgg_ros.models.onnx_contract import ModelError
-    from cfvgg_ros.training.export import export_student, provenance_of, student_from_checkpoint
+    from cfvgg_ros.models.contract import ModelError
+    from cfvgg_ros.training.export import export_student, provenance_of, student_from_checkpoint, verify_export
     from cfvgg_ros.training.train import load_checkpoint
 
     try:

@@ -1,6 +1,6 @@
 """Deep CNN features for fECO: a contract ONNX model run by onnxruntime on one thread.
 
-The model follows :mod:`cfvgg_ros.models.onnx_contract` (input ``image`` N x 3 x H x W RGB
+The model follows :mod:`cfvgg_ros.models.contract` (input ``image`` N x 3 x H x W RGB
 0-255; outputs ``low`` / ``mid`` / ``high`` at strides 2 / 8 / 16). :class:`CNNFeatures`
 hides the layout: it takes HxWx3 (or NxHxWx3) RGB patches and returns HWC feature maps. The
 model is a file path or serialized ONNX bytes (e.g. a student adapted online on the first frame,
@@ -15,122 +15,11 @@ from pathlib import Path
 
 import numpy as np
 
-from cfvgg_ros import paths
-from cfvgg_ros.models.onnx_contract import (
-    INPUT_NAME,
-    OUTPUT_NAMES,
-    FeatureContract,
-    ModelError,
-    contract_from_session,
-)
+from cfvgg_ros.models.contract import INPUT_NAME, OUTPUT_NAMES, FeatureContract, ModelError, contract_from_session
+from cfvgg_ros.models.runtime import make_session, pruned_model
+from cfvgg_ros.models.store import default_model_path
 
-__all__ = [
-    "PAPER_STUDENT_PROVENANCE",
-    "SHIPPED_MODEL_NAME",
-    "CNNFeatures",
-    "ModelError",
-    "cache_dir",
-    "converted_model_path",
-    "default_model_path",
-    "paper_student_path",
-    "make_session",
-]
-
-SHIPPED_MODEL_NAME = "cfvgg_student.onnx"
-PAPER_STUDENT_MAT = Path("paper") / "CF_VGGM.mat"
-# What the paper (Sec. III-A and V-A) says about the released CF_VGGM student.
-PAPER_STUDENT_PROVENANCE = {
-    "teacher": "VGG-M (imagenet-vgg-m.mat), paper Sec. III-A",
-    "data": "ILSVRC 2015 VID, paper Sec. V-A",
-    "epochs": "50 (paper Sec. V-A)",
-}
-
-
-def cache_dir() -> Path:
-    """``$XDG_CACHE_HOME/cfvgg_ros`` (default ``~/.cache/cfvgg_ros``) for converted models."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "cfvgg_ros"
-
-
-def paper_student_path() -> Path:
-    """The paper's released student ``CF_VGGM.mat`` from the shared models folder, converted on
-    first use into :func:`cache_dir` (never into the repository; re-converted when the .mat
-    changes). Raises :class:`ModelError` when the shared file is missing."""
-    models_root = paths.shared_models_root()
-    mat = models_root / PAPER_STUDENT_MAT if models_root is not None else None
-    if mat is None or not mat.is_file():
-        raise ModelError(
-            f"the paper's student shared/models/{PAPER_STUDENT_MAT.as_posix()} was not found "
-            f"({'no shared folder; set CFVGG_SHARED' if models_root is None else mat})"
-        )
-    return converted_model_path(mat)
-
-
-def converted_model_path(mat) -> Path:
-    """A MatConvNet ``.mat`` converted (and verified) once into :func:`cache_dir` as
-    ``<stem>-<sha1[:12]>.onnx``, so a changed file is converted again; the paper's
-    ``CF_VGGM.mat`` gets its architecture name and provenance."""
-    mat = Path(mat)
-    sha1 = hashlib.sha1(mat.read_bytes()).hexdigest()
-    cached = cache_dir() / f"{mat.stem}-{sha1[:12]}.onnx"
-    if not cached.is_file():
-        from cfvgg_ros.cli.convert import convert_file
-
-        is_paper = mat.name == PAPER_STUDENT_MAT.name
-        convert_file(mat, cached, architecture="CF_VGGM" if is_paper else None,
-                     provenance=PAPER_STUDENT_PROVENANCE if is_paper else None)
-    return cached
-
-
-def default_model_path() -> Path:
-    """The shipped ``models/cfvgg_student.onnx`` in the package share when present; else
-    :func:`paper_student_path` (the paper's converted ``CF_VGGM``). Raises :class:`ModelError`
-    naming both places when neither exists."""
-    shipped = paths.share_dir() / "models" / SHIPPED_MODEL_NAME
-    if shipped.is_file():
-        return shipped
-    try:
-        return paper_student_path()
-    except ModelError as exc:
-        raise ModelError(
-            f"no CNN feature model: the shipped model {shipped} does not exist and {exc}; "
-            "convert one with cfvgg-convert or pass model_path"
-        ) from None
-
-
-def make_session(model):
-    """An onnxruntime CPU session for ``model`` (a path or serialized bytes): one intra-op and
-    one inter-op thread, sequential execution, all graph optimisations."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    try:
-        return ort.InferenceSession(
-            model if isinstance(model, bytes) else str(model), options, providers=["CPUExecutionProvider"]
-        )
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own exception types
-        what = "the model bytes" if isinstance(model, bytes) else str(model)
-        raise ModelError(f"onnxruntime cannot load {what}: {type(exc).__name__}: {exc}") from exc
-
-
-def _pruned_model(model: Path | bytes, outputs: tuple[str, ...]) -> bytes | None:
-    """The model (a path or serialized bytes) cut down to ``outputs`` (onnxruntime evaluates every
-    node otherwise), or None when the ``onnx`` package is unavailable."""
-    try:
-        import onnx
-        import onnx.utils
-    except ImportError:
-        return None
-    full = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
-    pruned = onnx.utils.Extractor(full).extract_model([INPUT_NAME], list(outputs))
-    del pruned.metadata_props[:]
-    pruned.metadata_props.extend(full.metadata_props)
-    return pruned.SerializeToString()
+__all__ = ["CNNFeatures", "ModelError"]
 
 
 def _describe_bytes(data: bytes) -> str:
@@ -177,7 +66,7 @@ class CNNFeatures:
         except ModelError as exc:
             raise ModelError(f"{self.source} violates the feature-model contract: {exc}") from exc
         if set(outputs) != set(OUTPUT_NAMES):
-            pruned = _pruned_model(loadable, outputs)
+            pruned = pruned_model(loadable, outputs)
             if pruned is not None:
                 session = make_session(pruned)
         self._session = session

@@ -9,7 +9,7 @@ conv filters are H x W x Cin x Cout.
 
 The numpy forward pass (:func:`forward`) is written in float64 with plain sliding windows
 and ``einsum`` so that it serves as an independent reference for the ONNX conversion in
-:mod:`cfvgg_ros.models.onnx_contract`.
+:mod:`cfvgg_ros.models.contract`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .onnx_contract import ModelError
+from .contract import ModelError
 
 __all__ = [
     "ConvLayer",

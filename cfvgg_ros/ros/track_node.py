@@ -183,8 +183,8 @@ def feature_model_of(name: str, params: dict) -> str:
         return "none"
     if "features" in params:
         return "per-feature models (tracker_params features)"
-    from cfvgg_ros.features.cnn import default_model_path
-    from cfvgg_ros.models.onnx_contract import validate_model
+    from cfvgg_ros.models.contract import validate_model
+    from cfvgg_ros.models.store import default_model_path
 
     path = Path(params["model_path"]) if params.get("model_path") else default_model_path()
     try:

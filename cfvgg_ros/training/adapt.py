@@ -15,7 +15,7 @@ The adapted weights are written back into a copy of the source ONNX model (same 
 contract metadata, provenance extended), so the tracker keeps its onnxruntime inference path.
 The student can be read from a contract ONNX model of either exporter
 (:func:`cfvgg_ros.training.export.student_to_onnx`: ``student.convK.weight``;
-:func:`cfvgg_ros.models.onnx_contract.simplenn_to_onnx`, e.g. the converted paper ``CF_VGGM``:
+:func:`cfvgg_ros.models.simplenn_onnx.simplenn_to_onnx`, e.g. the converted paper ``CF_VGGM``:
 ``convK_W``) by :func:`student_from_onnx`, or from a training checkpoint.
 
 This is the only tracker-side module that imports torch; trackers import it lazily when
@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 import torch
 
-from cfvgg_ros.models.onnx_contract import INPUT_NAME, ModelError, validate_model
+from cfvgg_ros.models.contract import INPUT_NAME, ModelError, validate_model
 
 from .losses import cosine_window, dcf_response
 from .pairs import box_centre, crop_square
@@ -182,7 +182,7 @@ def _student_initializers(model) -> tuple[str, list[tuple[str, str]]]:
 def student_from_onnx(model) -> CFVGGStudent:
     """A :class:`CFVGGStudent` holding the weights of a contract ONNX model (``ModelProto``,
     serialized bytes or a path) of the CF-VGG layout, from either exporter. Raises
-    :class:`~cfvgg_ros.models.onnx_contract.ModelError` for other graphs."""
+    :class:`~cfvgg_ros.models.contract.ModelError` for other graphs."""
     from onnx import numpy_helper
 
     model = _as_model_proto(model)

@@ -1,4 +1,4 @@
-"""Export a trained student to the project's contract ONNX model (``cfvgg_ros.models.onnx_contract``):
+"""Export a trained student to the project's contract ONNX model (``cfvgg_ros.models.contract``):
 input ``image`` N x 3 x H x W float32 RGB 0-255 (N, H, W dynamic), outputs ``low`` / ``mid`` /
 ``high``, opset 17, ``metadata_props`` with architecture, strides, receptive fields, geometry and
 provenance (teacher, data, epochs, loss weights, commit). The 1x1 adapters of the fidelity loss
@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from cfvgg_ros.models.onnx_contract import (
+from cfvgg_ros.models.contract import (
     INPUT_NAME,
     IR_VERSION,
     OPSET,
@@ -166,3 +166,28 @@ def export_checkpoint(checkpoint_path, out_path, opset: int = OPSET) -> FeatureC
 
     checkpoint = load_checkpoint(checkpoint_path)
     return export_student(student_from_checkpoint(checkpoint), out_path, provenance_of(checkpoint), opset)
+
+
+def verify_export(student, onnx_path, size: tuple[int, int] = (131, 157), tolerance: float = 1e-4) -> dict:
+    """Max |onnx - torch| / max(1, max |torch|) per output on a random batch of 2 RGB images."""
+    import numpy as np
+    import torch
+
+    from cfvgg_ros.models.contract import INPUT_NAME
+    from cfvgg_ros.models.runtime import make_session
+
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 255, size=(2, 3, *size)).astype(np.float32)
+    session = make_session(onnx_path)
+    names = [o.name for o in session.get_outputs()]
+    outputs = dict(zip(names, session.run(None, {INPUT_NAME: image}), strict=True))
+    with torch.no_grad():
+        reference = student(torch.from_numpy(image))
+    errors = {}
+    for name, ref in reference.items():
+        ref = ref.numpy()
+        errors[name] = float(np.abs(outputs[name] - ref).max() / max(1.0, float(np.abs(ref).max())))
+    bad = {k: v for k, v in errors.items() if not v <= tolerance}
+    if bad:
+        raise ValueError(f"ONNX outputs differ from torch beyond {tolerance}: {bad}")
+    return errors

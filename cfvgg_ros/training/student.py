@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from cfvgg_ros.models.onnx_contract import LayerGeometry
+from cfvgg_ros.models.contract import LayerGeometry
 
 LEVELS = ("low", "mid", "high")
 CFVGG_CHANNELS = (12, 32, 64, 64, 64)

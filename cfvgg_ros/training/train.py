@@ -31,7 +31,7 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from cfvgg_ros.models.onnx_contract import receptive_field
+from cfvgg_ros.models.contract import receptive_field
 
 from .config import TrainConfig, config_from_dict
 from .losses import fidelity_loss, gaussian_labels, offline_loss, tracking_loss

@@ -6,10 +6,11 @@ import numpy as np
 import onnx
 import pytest
 
-from cfvgg_ros.features import cnn
 from cfvgg_ros.features.cnn import CNNFeatures, ModelError
 from cfvgg_ros.models import matconvnet as mcn
-from cfvgg_ros.models.onnx_contract import FeatureContract, simplenn_to_onnx, stamp_contract
+from cfvgg_ros.models import store
+from cfvgg_ros.models.contract import FeatureContract, stamp_contract
+from cfvgg_ros.models.simplenn_onnx import simplenn_to_onnx
 from cfvgg_ros.paths import shared_models_root
 
 
@@ -174,10 +175,10 @@ def test_contract_violations_are_model_errors(tiny, tmp_path):
 def test_default_model_prefers_the_shipped_model(tiny, tmp_path, monkeypatch):
     share = tmp_path / "share"
     (share / "models").mkdir(parents=True)
-    shipped = share / "models" / cnn.SHIPPED_MODEL_NAME
+    shipped = share / "models" / store.SHIPPED_MODEL_NAME
     shipped.write_bytes(tiny[1].read_bytes())
-    monkeypatch.setattr(cnn.paths, "share_dir", lambda: share)
-    assert cnn.default_model_path() == shipped
+    monkeypatch.setattr(store.paths, "share_dir", lambda: share)
+    assert store.default_model_path() == shipped
     assert CNNFeatures().model_path == shipped
 
 
@@ -185,22 +186,22 @@ def test_default_model_converts_the_paper_student_into_the_cache(tmp_path, monke
     shared_models = tmp_path / "shared_models"
     (shared_models / "paper").mkdir(parents=True)
     mat = shared_models / "paper" / "CF_VGGM.mat"
-    monkeypatch.setattr(cnn.paths, "share_dir", lambda: tmp_path / "empty_share")
-    monkeypatch.setattr(cnn.paths, "shared_models_root", lambda: shared_models)
+    monkeypatch.setattr(store.paths, "share_dir", lambda: tmp_path / "empty_share")
+    monkeypatch.setattr(store.paths, "shared_models_root", lambda: shared_models)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     with pytest.raises(ModelError) as info:
-        cnn.default_model_path()
-    assert cnn.SHIPPED_MODEL_NAME in str(info.value) and "CF_VGGM.mat" in str(info.value)
+        store.default_model_path()
+    assert store.SHIPPED_MODEL_NAME in str(info.value) and "CF_VGGM.mat" in str(info.value)
 
     real = shared_models_root()
     if real is not None and (real / "paper" / "CF_VGGM.mat").is_file():
         mat.write_bytes((real / "paper" / "CF_VGGM.mat").read_bytes())
     else:  # write the in-memory tiny net as a SimpleNN .mat
         _save_simplenn(tiny_vggm(), mat)
-    cached = cnn.default_model_path()
+    cached = store.default_model_path()
     assert cached.parent == tmp_path / "cache" / "cfvgg_ros" and cached.is_file()
     stamp = cached.stat().st_mtime_ns
-    assert cnn.default_model_path() == cached and cached.stat().st_mtime_ns == stamp  # converted once
+    assert store.default_model_path() == cached and cached.stat().st_mtime_ns == stamp  # converted once
     features = CNNFeatures(outputs=("low", "high"))
     assert features.architecture == "CF_VGGM"
     assert "teacher" in features.contract.provenance
@@ -246,7 +247,7 @@ def test_paper_student_features(tmp_path):
     mat = root / "paper" / "CF_VGGM.mat" if root is not None else None
     if mat is None or not mat.is_file():
         pytest.skip("shared/models/paper/CF_VGGM.mat is absent (set CFVGG_SHARED to the shared folder)")
-    from cfvgg_ros.cli.convert import convert_file
+    from cfvgg_ros.models.convert import convert_file
 
     path = convert_file(mat, tmp_path / "cf_vggm.onnx", architecture="CF_VGGM").path
     features = CNNFeatures(path, outputs=("low", "mid", "high"))

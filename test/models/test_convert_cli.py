@@ -13,7 +13,8 @@ import onnx
 import pytest
 
 from cfvgg_ros.cli import convert
-from cfvgg_ros.models.onnx_contract import CONTRACT_STRIDES, validate_model
+from cfvgg_ros.models.contract import CONTRACT_STRIDES, validate_model
+from cfvgg_ros.models.convert import convert_file
 from cfvgg_ros.paths import shared_models_root
 
 
@@ -109,7 +110,7 @@ def test_converts_the_paper_student(tmp_path):
     mat = root / "paper" / "CF_VGGM.mat" if root is not None else None
     if mat is None or not mat.is_file():
         pytest.skip("shared/models/paper/CF_VGGM.mat is absent (set CFVGG_SHARED to the shared folder)")
-    result = convert.convert_file(mat, tmp_path / "cf_vggm.onnx", architecture="CF_VGGM")
+    result = convert_file(mat, tmp_path / "cf_vggm.onnx", architecture="CF_VGGM")
     assert max(result.relative_errors.values()) < 1e-4
     assert result.contract.channels == {"low": 12, "mid": 32, "high": 64}
     assert (

@@ -8,18 +8,18 @@ import numpy as np
 import pytest
 import scipy.io
 
-from cfvgg_ros.features.cnn import make_session
 from cfvgg_ros.models import matconvnet as mcn
-from cfvgg_ros.models.onnx_contract import (
+from cfvgg_ros.models.contract import (
     CONTRACT_STRIDES,
     OUTPUT_NAMES,
     LayerGeometry,
     ModelError,
     output_length,
     receptive_field,
-    simplenn_to_onnx,
     validate_model,
 )
+from cfvgg_ros.models.runtime import make_session
+from cfvgg_ros.models.simplenn_onnx import simplenn_to_onnx
 from cfvgg_ros.paths import shared_models_root
 
 # ----------------------------------------------------------------------------- synthetic .mat

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.datasets.splits import load_splits
-from cfvgg_ros.features.cnn import SHIPPED_MODEL_NAME, CNNFeatures, default_model_path
-from cfvgg_ros.models.onnx_contract import validate_model
+from cfvgg_ros.features.cnn import CNNFeatures
+from cfvgg_ros.models.contract import validate_model
+from cfvgg_ros.models.store import SHIPPED_MODEL_NAME, default_model_path
 from cfvgg_ros.paths import shared_data_root
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / SHIPPED_MODEL_NAME

@@ -62,7 +62,7 @@ def run_tracker(tracker: Tracker, frames, boxes) -> list[float]:
 
 def cnn_model_path():
     try:
-        from cfvgg_ros.features.cnn import default_model_path
+        from cfvgg_ros.models.store import default_model_path
 
         return str(default_model_path())
     except Exception as exc:  # noqa: BLE001 - any missing-model reason skips

@@ -22,7 +22,7 @@ def model_path(request):
     initialised student exported to the ONNX contract."""
     pytest.importorskip("torch", reason="online adaptation needs torch (not installed)")
     try:
-        from cfvgg_ros.features.cnn import default_model_path
+        from cfvgg_ros.models.store import default_model_path
 
         return str(default_model_path())
     except Exception:  # noqa: BLE001 - no CF-VGG model here: fall back to a random student

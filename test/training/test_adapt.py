@@ -10,8 +10,9 @@ import pytest
 import torch
 
 from cfvgg_ros.datasets.synthetic import make_sequence
+from cfvgg_ros.models.contract import ModelError, validate_model
 from cfvgg_ros.models.matconvnet import load_simplenn
-from cfvgg_ros.models.onnx_contract import ModelError, simplenn_to_onnx, validate_model
+from cfvgg_ros.models.simplenn_onnx import simplenn_to_onnx
 from cfvgg_ros.training.adapt import (
     AdaptationSettings,
     adapt_student,
@@ -164,7 +165,7 @@ def test_adapted_model_runs_in_the_trackers_feature_extractor(first_frame, stude
 
 
 def test_student_from_onnx_reads_the_papers_converted_cf_vggm():
-    from cfvgg_ros.features.cnn import PAPER_STUDENT_MAT, paper_student_path
+    from cfvgg_ros.models.store import PAPER_STUDENT_MAT, paper_student_path
     from cfvgg_ros.paths import shared_models_root
     from cfvgg_ros.training.student import load_simplenn_weights
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from cfvgg_ros.cli.export import main as export_main
-from cfvgg_ros.models.onnx_contract import contract_from_session, validate_model
+from cfvgg_ros.models.contract import contract_from_session, validate_model
 from cfvgg_ros.training.export import export_checkpoint, student_from_checkpoint
 from cfvgg_ros.training.student import CFVGGStudent
 from cfvgg_ros.training.train import CHECKPOINT_VERSION, save_checkpoint

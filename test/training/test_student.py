@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from cfvgg_ros.models.contract import output_length, receptive_field
 from cfvgg_ros.models.matconvnet import ConvLayer, forward, load_simplenn
-from cfvgg_ros.models.onnx_contract import output_length, receptive_field
 from cfvgg_ros.paths import shared_models_root
 from cfvgg_ros.training.student import (
     CFVGGStudent,

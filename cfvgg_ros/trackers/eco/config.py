@@ -19,7 +19,7 @@ class FeatureConfig:
 
     ``kind``: ``"fhog"`` (31-channel fHOG), ``"colour"`` (the project's colour feature),
     ``"grey"`` (cell-averaged intensity) or ``"cnn"`` (one output ``layer`` of the CNN at
-    ``model_path``; None = :func:`cfvgg_ros.features.cnn.default_model_path`).
+    ``model_path``; None = :func:`cfvgg_ros.models.store.default_model_path`).
     ``cell_size`` applies to the hand-crafted kinds, ``downsample`` is an extra average pooling
     (ECO's ``downsample_factor``), ``compressed_dim`` the projected dimension (ECO Eq. 6).
     """

@@ -56,7 +56,7 @@ def test_cnn_layout_follows_eco_init_features(student_onnx):
 
 @pytest.mark.shared
 def test_cnn_layout_with_the_paper_student():
-    from cfvgg_ros.features.cnn import ModelError, paper_student_path
+    from cfvgg_ros.models.store import ModelError, paper_student_path
 
     try:
         path = str(paper_student_path())

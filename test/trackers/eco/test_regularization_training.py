@@ -5,9 +5,9 @@ import pytest
 from scipy.signal import convolve2d
 
 from cfvgg_ros.trackers.eco.fourier import cfft2, full_spectrum
+from cfvgg_ros.trackers.eco.normal_equations import FilterSystem, JointSystem, SpectrumLayout, filter_inner
 from cfvgg_ros.trackers.eco.optimizer import conjugate_gradient
 from cfvgg_ros.trackers.eco.regularization import RegularizationOperator, reg_window_filter
-from cfvgg_ros.trackers.eco.normal_equations import FilterSystem, JointSystem, SpectrumLayout, filter_inner
 
 
 def _herm(rng, c, n):

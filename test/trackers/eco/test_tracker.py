@@ -115,7 +115,7 @@ def test_registry_factory_with_grey_features():
 
 
 def _cnn_model_or_skip():
-    from cfvgg_ros.features.cnn import ModelError, default_model_path
+    from cfvgg_ros.models.store import ModelError, default_model_path
 
     try:
         return str(default_model_path())
