@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .fhog import cached_njit
+from cfvgg_ros.jit import cached_njit
 
 COLOUR_CHANNEL_NAMES = (
     "red",

@@ -43,22 +43,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+
+from cfvgg_ros.jit import cached_njit
 
 DEFAULT_CELL_SIZE = 4
 DEFAULT_N_ORIENTS = 9
 DEFAULT_CLIP = 0.2
 TEXTURE_WEIGHT = 0.2357  # the toolbox's constant, ~1/sqrt(18)
 NUM_FHOG_CHANNELS = 3 * DEFAULT_N_ORIENTS + 4  # 31
-
-
-def cached_njit(func):
-    """``numba.njit(cache=True)`` that falls back to an uncached ``njit`` where numba finds
-    no writable cache folder (a read-only install without a usable per-user cache)."""
-    try:
-        return njit(cache=True, nogil=True)(func)
-    except RuntimeError:  # numba: "cannot cache function ...: no locator available"
-        return njit(nogil=True)(func)
 
 
 def fhog_num_channels(n_orients: int = DEFAULT_N_ORIENTS) -> int:

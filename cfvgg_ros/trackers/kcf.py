@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+from cfvgg_ros.features.vocabulary import CNN_LEVELS, parse_feature
 from cfvgg_ros.trackers.cf_common import (
     cnn_map_to_grid,
     config_from,
@@ -33,8 +34,6 @@ from cfvgg_ros.trackers.cf_common import (
 
 FeatureFn = Callable[[np.ndarray], np.ndarray]
 """Maps an image patch (S_h, S_w, 3) uint8 RGB to a feature map (S_h/cell, S_w/cell, C) float32."""
-
-CNN_LEVELS = ("low", "mid", "high")
 
 
 # -------------------------------------------------------------------------- KCF maths
@@ -118,14 +117,15 @@ def make_cnn_level_features(level: str, cell_size: int = 4, model: str | bytes |
 class KCFConfig:
     """KCF settings (defaults: the KCF paper's Gaussian-kernel HOG settings).
 
-    ``features``: ``"cnn"`` (one CF-VGG ``level``) or ``"hog"``. ``interp_factor`` None picks
+    ``feature``: ``"hog"`` or one CF-VGG level ``"cnn:low"`` / ``"cnn:mid"`` / ``"cnn:high"`` (the
+    package's feature vocabulary, :mod:`cfvgg_ros.features.vocabulary`). ``interp_factor`` None picks
     0.02 for HOG (KCF) and 0.01 for CNN features (the deep-feature CF rate of HCF, Ma et al.
     ICCV 2015). The search window is the target enlarged by ``1 + padding``; the image is
     rescaled once so the window area lies in [``min_sample_area``, ``max_sample_area``]
     pixels (KCF itself halves the image for targets above 100 px; this generalises it).
     ``cell_size`` is the grid cell in sample pixels (4, KCF's HOG cell); a CNN level's map
     (native cell = its stride: low 2, mid 8, high 16) is pooled / up-sampled onto that grid as
-    HCF does (``cell_size=16`` with ``level="high"`` keeps the native grid). ``subpixel``
+    HCF does (``cell_size=16`` with ``feature="cnn:high"`` keeps the native grid). ``subpixel``
     refines the peak by Newton steps on the response's Fourier series.
 
     ``online_adaptation`` (CNN features only) fine-tunes the CF-VGG student on the first frame
@@ -134,8 +134,7 @@ class KCFConfig:
     features with the adapted weights in the same onnxruntime path; it needs torch.
     """
 
-    features: str = "cnn"
-    level: str = "mid"
+    feature: str = "cnn:mid"
     model_path: str | None = None
     padding: float = 1.5
     regularization: float = 1e-4
@@ -151,17 +150,15 @@ class KCFConfig:
     adaptation_samples: int = 32
 
     def __post_init__(self) -> None:
-        if self.features not in ("cnn", "hog"):
-            raise ValueError(f"features must be 'cnn' or 'hog', got {self.features!r}")
-        if self.online_adaptation and self.features != "cnn":
-            raise ValueError("online_adaptation adapts the CNN model: it needs features='cnn'")
+        if parse_feature(self.feature).kind not in ("cnn", "hog"):
+            raise ValueError(f"KCF's feature must be 'hog' or 'cnn:<level>', got {self.feature!r}")
+        if self.online_adaptation and not self.is_cnn:
+            raise ValueError("online_adaptation adapts the CNN model: it needs a feature 'cnn:<level>'")
         if self.adaptation_iterations < 0 or self.adaptation_samples < 1:
             raise ValueError(
                 f"adaptation_iterations must be >= 0 and adaptation_samples >= 1, got "
                 f"{self.adaptation_iterations} and {self.adaptation_samples}"
             )
-        if self.level not in CNN_LEVELS:
-            raise ValueError(f"level must be one of {CNN_LEVELS}, got {self.level!r}")
         for name in ("padding", "regularization", "output_sigma_factor", "kernel_sigma"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
@@ -171,14 +168,23 @@ class KCFConfig:
             raise ValueError(f"interp_factor must be in (0, 1], got {self.interp_factor}")
 
     @property
+    def is_cnn(self) -> bool:
+        return parse_feature(self.feature).is_cnn
+
+    @property
+    def level(self) -> str:
+        """The CNN level of a ``cnn:<level>`` feature ("" for hog)."""
+        return parse_feature(self.feature).level
+
+    @property
     def learning_rate(self) -> float:
         if self.interp_factor is not None:
             return self.interp_factor
-        return 0.02 if self.features == "hog" else 0.01
+        return 0.01 if self.is_cnn else 0.02
 
     @property
     def sample_area_range(self) -> tuple[float, float]:
-        default = (80.0**2, 160.0**2) if self.features == "hog" else (150.0**2, 250.0**2)
+        default = (150.0**2, 250.0**2) if self.is_cnn else (80.0**2, 160.0**2)
         lo = default[0] if self.min_sample_area is None else float(self.min_sample_area)
         hi = default[1] if self.max_sample_area is None else float(self.max_sample_area)
         if not 0 < lo <= hi:
@@ -221,7 +227,7 @@ class KCFTracker(Tracker):
     def _features(self) -> FeatureFn:
         if self._feature_fn is None:
             cfg = self.config
-            if cfg.features == "hog":
+            if not cfg.is_cnn:
                 self._feature_fn = make_hog_features(cfg.cell_size)
             else:
                 self._feature_fn = make_cnn_level_features(cfg.level, cfg.cell_size, cfg.model_path)
@@ -302,14 +308,14 @@ class KCFTracker(Tracker):
 
 
 def create_fkcf(feature_fn: FeatureFn | None = None, **params) -> KCFTracker:
-    """fKCF: Gaussian KCF on one CF-VGG level (``level="low"|"mid"|"high"``, default ``mid``);
-    ``features="hog"`` gives the fHOG KCF. Other keywords: :class:`KCFConfig` fields."""
+    """fKCF: Gaussian KCF on one CF-VGG level (``feature="cnn:low"|"cnn:mid"|"cnn:high"``, default
+    ``cnn:mid``); ``feature="hog"`` gives the fHOG KCF. Other keywords: :class:`KCFConfig` fields."""
     return KCFTracker(config_from(params, KCFConfig(), "KCF"), feature_fn=feature_fn)
 
 
 def create_kcf(feature_fn: FeatureFn | None = None, **params) -> KCFTracker:
     """The original KCF (Gaussian kernel on fHOG, cell 4)."""
-    return KCFTracker(config_from(params, KCFConfig(features="hog"), "KCF"), feature_fn=feature_fn)
+    return KCFTracker(config_from(params, KCFConfig(feature="hog"), "KCF"), feature_fn=feature_fn)
 
 
 __all__ = [

@@ -33,6 +33,7 @@ import numpy as np
 import scipy.fft as sfft
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
+from cfvgg_ros.features.vocabulary import parse_feature
 from cfvgg_ros.trackers.cf_common import (
     cnn_map_to_grid,
     config_from,
@@ -46,8 +47,9 @@ from cfvgg_ros.trackers.cf_common import (
     wrap_offset,
 )
 
-FEATURE_CELLS = {"hog": 4, "gray": 4, "colour": 4, "cnn_low": 4, "cnn_mid": 8, "cnn_high": 16}
-"""Nominal cell size (sample pixels per feature cell) of each feature; features sharing a cell
+FEATURE_CELLS = {"hog": 4, "grey": 4, "colour": 4, "cnn:low": 4, "cnn:mid": 8, "cnn:high": 16}
+"""Nominal cell size (sample pixels per feature cell) of each feature of the package's vocabulary
+(:mod:`cfvgg_ros.features.vocabulary`); features sharing a cell
 size are concatenated into one block (as STRCF/ECO do)."""
 
 BlockFeatureFn = Callable[[np.ndarray, Sequence[int]], list[np.ndarray]]
@@ -172,7 +174,7 @@ def fourier_resize(spec: np.ndarray, shape_in: tuple[int, int], shape_out: tuple
 
 
 # ---------------------------------------------------------------------------- features
-def _gray_cells(patch: np.ndarray, cell: int) -> np.ndarray:
+def _grey_cells(patch: np.ndarray, cell: int) -> np.ndarray:
     """Grey level (MATLAB rgb2gray weights, /255 - 0.5) averaged per cell (STRCF's
     ``get_colorspace('gray')``)."""
     gray = patch[..., 0] * 0.2989 + patch[..., 1] * 0.5870 + patch[..., 2] * 0.1140
@@ -197,7 +199,7 @@ class STRCFFeatures:
         self.names = names
         self.block_cells = tuple(sorted({FEATURE_CELLS[n] for n in names}))
         self._blocks = [[n for n in names if FEATURE_CELLS[n] == c] for c in self.block_cells]
-        levels = tuple(n[4:] for n in names if n.startswith("cnn_"))
+        levels = tuple(parse_feature(n).level for n in names if parse_feature(n).is_cnn)
         self._network = None
         if levels:
             from cfvgg_ros.features.cnn import CNNFeatures
@@ -218,8 +220,8 @@ class STRCFFeatures:
         c = int(round(cell))
         if name == "hog":
             fmap = self._fhog(patch, cell_size=c)
-        elif name == "gray":
-            fmap = _gray_cells(patch.astype(np.float32), c)
+        elif name == "grey":
+            fmap = _grey_cells(patch.astype(np.float32), c)
         else:
             fmap = self._colour(patch, cell_size=c)
         fmap = np.asarray(fmap, dtype=np.float32)
@@ -239,8 +241,9 @@ class STRCFFeatures:
             cell = side / float(grid)
             per_feature = []
             for name in names:
-                if name.startswith("cnn_"):
-                    level = name[4:]
+                feature = parse_feature(name)
+                if feature.is_cnn:
+                    level = feature.level
                     net = self._network
                     stride, offset = net.strides[level], net.offsets[level]
                     maps = [
@@ -271,13 +274,13 @@ class STRCFConfig:
       ``max_penalty`` (the released run files use 1 / 10 / 0.1, so gamma is 1 then 0.1).
     - detection: ``number_of_scales`` samples ``scale_step`` apart; the best response peak,
       refined by ``newton_iterations`` Newton steps on its Fourier series, gives position and scale.
-    - ``online_adaptation`` (needs a ``cnn_*`` feature and torch): fine-tune the CF-VGG student
+    - ``online_adaptation`` (needs a ``cnn:*`` feature and torch): fine-tune the CF-VGG student
       on the first frame with the background-aware loss of the CF-VGG paper's Sec. IV-B
       (``adaptation_iterations`` SGD steps of ``adaptation_samples`` positive + negative samples
       over the search area) and extract the CNN features with the adapted weights.
     """
 
-    features: tuple[str, ...] = ("gray", "hog", "colour")
+    features: tuple[str, ...] = ("grey", "hog", "colour")
     model_path: str | None = None
     search_area_scale: float = 5.0
     min_image_sample_size: float = 150.0**2
@@ -300,8 +303,10 @@ class STRCFConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "features", tuple(self.features))
-        if self.online_adaptation and not any(n.startswith("cnn_") for n in self.features):
-            raise ValueError(f"online_adaptation adapts the CNN model: no cnn_* feature in {self.features}")
+        for name in self.features:
+            parse_feature(name)
+        if self.online_adaptation and not any(parse_feature(n).is_cnn for n in self.features):
+            raise ValueError(f"online_adaptation adapts the CNN model: no cnn:* feature in {self.features}")
         if self.adaptation_iterations < 0 or self.adaptation_samples < 1:
             raise ValueError(
                 f"adaptation_iterations must be >= 0 and adaptation_samples >= 1, got "
@@ -325,7 +330,7 @@ class STRCFConfig:
 
 
 FDEEPSTRCF_DEFAULTS = {
-    "features": ("gray", "hog", "cnn_low", "cnn_high"),
+    "features": ("grey", "hog", "cnn:low", "cnn:high"),
     "search_area_scale": 4.5,
     "min_image_sample_size": 200.0**2,
     "max_image_sample_size": 250.0**2,

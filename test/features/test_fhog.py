@@ -233,12 +233,3 @@ def test_rejects_bad_parameters():
         fhog(img, cell_size=0)
     with pytest.raises(ValueError):
         fhog(img, clip=0.0)
-
-
-def test_cached_njit_falls_back_when_caching_is_impossible():
-    from cfvgg_ros.features.fhog import cached_njit
-
-    # numba cannot cache functions without a source file: the decorator must not fail
-    namespace = {}
-    exec("def double(x):\n    return 2 * x\n", namespace)
-    assert cached_njit(namespace["double"])(21) == 42

@@ -175,15 +175,17 @@ def test_cnn_map_alignment_reproduces_linear_ramp():
 # --------------------------------------------------------------------------- trackers
 def test_config_validation():
     with pytest.raises(ValueError):
-        KCFConfig(features="sift")
+        KCFConfig(feature="sift")
     with pytest.raises(ValueError):
-        KCFConfig(level="top")
+        KCFConfig(feature="cnn:top")
+    with pytest.raises(ValueError, match="hog"):
+        KCFConfig(feature="colour")  # a vocabulary name KCF does not take
     with pytest.raises(ValueError):
         KCFConfig(padding=0)
     with pytest.raises(TypeError):
         create_fkcf(lamda=1.0)
-    assert KCFConfig(features="hog").learning_rate == 0.02
-    assert KCFConfig(features="cnn").learning_rate == 0.01
+    assert KCFConfig(feature="hog").learning_rate == 0.02
+    assert KCFConfig(feature="cnn:mid").learning_rate == 0.01
 
 
 def test_update_before_init_raises():
@@ -206,7 +208,7 @@ def test_kcf_with_injected_features():
         return feat[: h * 4, : w * 4].reshape(h, 4, w, 4, 3).mean(axis=(1, 3))
 
     frames, boxes = moving_texture_sequence(num_frames=25)
-    ious = run_tracker(create_fkcf(feature_fn=gradients, features="hog"), frames, boxes)
+    ious = run_tracker(create_fkcf(feature_fn=gradients, feature="hog"), frames, boxes)
     assert min(ious) > 0.6
 
 
@@ -215,7 +217,7 @@ def test_kcf_with_injected_features():
 def test_fkcf_cnn_levels_track_moving_texture(level):
     model = cnn_model_path()
     frames, boxes = moving_texture_sequence(num_frames=30)
-    ious = run_tracker(create_fkcf(level=level, model_path=model), frames, boxes)
+    ious = run_tracker(create_fkcf(feature=f"cnn:{level}", model_path=model), frames, boxes)
     assert np.mean(ious) > 0.6
 
 

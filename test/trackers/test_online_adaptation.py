@@ -71,10 +71,10 @@ def test_adaptation_options_through_the_registry():
 
 
 def test_invalid_adaptation_settings():
-    with pytest.raises(ValueError, match="features='cnn'"):
-        KCFConfig(features="hog", online_adaptation=True)
-    with pytest.raises(ValueError, match="cnn_"):
-        STRCFConfig(features=("gray", "hog"), online_adaptation=True)
+    with pytest.raises(ValueError, match="cnn:<level>"):
+        KCFConfig(feature="hog", online_adaptation=True)
+    with pytest.raises(ValueError, match="no cnn:\* feature"):
+        STRCFConfig(features=("grey", "hog"), online_adaptation=True)
     for config in (KCFConfig, STRCFConfig):
         with pytest.raises(ValueError, match="adaptation_iterations"):
             config(adaptation_iterations=-1)

@@ -138,12 +138,12 @@ def test_config_defaults_and_validation():
 
 def test_update_before_init_raises():
     with pytest.raises(TrackerError):
-        create_strcf(features=("gray", "hog")).update(np.zeros((40, 40, 3), np.uint8))
+        create_strcf(features=("grey", "hog")).update(np.zeros((40, 40, 3), np.uint8))
 
 
 def test_strcf_hog_gray_tracks_moving_texture():
     frames, boxes = moving_texture_sequence()
-    ious = run_tracker(create_strcf(features=("gray", "hog")), frames, boxes)
+    ious = run_tracker(create_strcf(features=("grey", "hog")), frames, boxes)
     assert min(ious) > 0.6
 
 
@@ -152,7 +152,7 @@ def test_strcf_scale_search_follows_growing_target():
     seq = synthetic.make_sequence("scale", num_frames=40, width=320, height=240)
     growth = seq.boxes[20, 2] * seq.boxes[20, 3] / (seq.boxes[0, 2] * seq.boxes[0, 3])
     assert growth > 2.0  # the preset's target grows first
-    tracker = create_strcf(features=("gray", "hog"))
+    tracker = create_strcf(features=("grey", "hog"))
     tracker.init(seq.frame(0), seq.boxes[0])
     for i in range(1, 21):
         result = tracker.update(seq.frame(i))
@@ -188,11 +188,11 @@ def test_fdeepstrcf_tracks_moving_texture():
 
 def test_reinit_matches_fresh_tracker_and_edge_boxes_run():
     frames, boxes = moving_texture_sequence(num_frames=6)
-    used = create_strcf(features=("gray", "hog"))
+    used = create_strcf(features=("grey", "hog"))
     used.init(frames[3], boxes[3])
     used.update(frames[4])
     used.init(frames[0], boxes[0])
-    fresh = create_strcf(features=("gray", "hog"))
+    fresh = create_strcf(features=("grey", "hog"))
     fresh.init(frames[0], boxes[0])
     for frame in frames[1:4]:
         a, b = used.update(frame), fresh.update(frame)
@@ -200,7 +200,7 @@ def test_reinit_matches_fresh_tracker_and_edge_boxes_run():
         assert a.score == pytest.approx(b.score)
     # a small box hanging over the frame corner, on a tiny frame
     small = frames[0][:40, :50]
-    tracker = create_strcf(features=("gray", "hog"))
+    tracker = create_strcf(features=("grey", "hog"))
     tracker.init(small, (-3.0, -2.0, 8.0, 6.0))
     result = tracker.update(small)
     assert np.all(np.isfinite(result.box)) and result.box[2] > 0
@@ -212,12 +212,12 @@ def test_factories_work_through_the_registry():
     register_tracker("strcf", "cfvgg_ros.trackers.strcf:create_strcf")
     register_tracker("fdeepstrcf", "cfvgg_ros.trackers.strcf:create_fdeepstrcf")
     register_tracker("fkcf", "cfvgg_ros.trackers.kcf:create_fkcf")
-    tracker = create_tracker("strcf", features=("gray", "hog"), number_of_scales=3)
+    tracker = create_tracker("strcf", features=("grey", "hog"), number_of_scales=3)
     assert isinstance(tracker, STRCFTracker) and tracker.name == "strcf"
     assert tracker.config.number_of_scales == 3
     deep = create_tracker("fdeepstrcf", model_path="unused.onnx")  # features load at init()
     assert deep.config.features == FDEEPSTRCF_DEFAULTS["features"]
-    assert create_tracker("fkcf", level="low").config.level == "low"
+    assert create_tracker("fkcf", feature="cnn:low").config.level == "low"
 
 
 def test_missing_cnn_model_is_a_clear_error():

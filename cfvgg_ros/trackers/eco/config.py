@@ -10,38 +10,41 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-FEATURE_KINDS = ("fhog", "colour", "grey", "cnn")
+from cfvgg_ros.features.vocabulary import parse_feature
 
 
 @dataclass(frozen=True)
 class FeatureConfig:
     """One feature block of the filter.
 
-    ``kind``: ``"fhog"`` (31-channel fHOG), ``"colour"`` (the project's colour feature),
-    ``"grey"`` (cell-averaged intensity) or ``"cnn"`` (one output ``layer`` of the CNN at
-    ``model_path``; None = :func:`cfvgg_ros.models.store.default_model_path`).
+    ``feature``: a name of the package's feature vocabulary
+    (:mod:`cfvgg_ros.features.vocabulary`): ``"hog"`` (31-channel fHOG), ``"colour"``,
+    ``"grey"`` (cell-averaged intensity) or ``"cnn:low"`` / ``"cnn:mid"`` / ``"cnn:high"`` (one
+    output level of the CNN at ``model_path``; None = :func:`cfvgg_ros.models.store.default_model_path`).
     ``cell_size`` applies to the hand-crafted kinds, ``downsample`` is an extra average pooling
     (ECO's ``downsample_factor``), ``compressed_dim`` the projected dimension (ECO Eq. 6).
+    ``kind`` (``"cnn"`` or the hand-crafted name) and ``layer`` (the CNN level, ``""`` otherwise)
+    are derived from ``feature``.
     """
 
-    kind: str
+    feature: str
     compressed_dim: int
     cell_size: int = 4
-    layer: str = ""
     downsample: int = 1
     model_path: str | None = None
+    kind: str = dataclasses.field(init=False, repr=False, compare=False)
+    layer: str = dataclasses.field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in FEATURE_KINDS:
-            raise ValueError(f"feature kind must be one of {FEATURE_KINDS}, got {self.kind!r}")
-        if self.kind == "cnn" and not self.layer:
-            raise ValueError("a cnn feature needs its layer name (e.g. 'low' or 'high')")
+        parsed = parse_feature(self.feature)
+        object.__setattr__(self, "kind", parsed.kind)
+        object.__setattr__(self, "layer", parsed.level)
         if int(self.compressed_dim) < 1 or int(self.cell_size) < 1 or int(self.downsample) < 1:
             raise ValueError(f"compressed_dim, cell_size and downsample must be >= 1 in {self}")
 
     @property
     def name(self) -> str:
-        return f"cnn-{self.layer}" if self.kind == "cnn" else self.kind
+        return self.feature
 
 
 def _as_feature(value) -> FeatureConfig:
@@ -53,12 +56,12 @@ def _as_feature(value) -> FeatureConfig:
 
 
 FECO_FEATURES = (
-    FeatureConfig("cnn", compressed_dim=3, layer="low", downsample=2),
-    FeatureConfig("cnn", compressed_dim=12, layer="high"),
-    FeatureConfig("fhog", compressed_dim=10, cell_size=4),
+    FeatureConfig("cnn:low", compressed_dim=3, downsample=2),
+    FeatureConfig("cnn:high", compressed_dim=12),
+    FeatureConfig("hog", compressed_dim=10, cell_size=4),
 )
 ECO_HC_FEATURES = (
-    FeatureConfig("fhog", compressed_dim=10, cell_size=6),
+    FeatureConfig("hog", compressed_dim=10, cell_size=6),
     FeatureConfig("colour", compressed_dim=3, cell_size=4),
 )
 

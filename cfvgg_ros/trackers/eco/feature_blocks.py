@@ -175,7 +175,7 @@ class FeatureExtractor:
                 if cfg.layer not in net.outputs:
                     raise FeatureError(f"the CNN does not provide layer {cfg.layer!r}")
                 dims.append(int(net.channels[cfg.layer]))
-            elif cfg.kind == "fhog":
+            elif cfg.kind == "hog":
                 try:
                     from cfvgg_ros.features.fhog import fhog, fhog_num_channels
                 except ImportError as exc:
@@ -418,7 +418,7 @@ class FeatureExtractor:
                     full = (ch, cw) == tuple(patch.shape[:2])
                     support_patch = patch if full else np.ascontiguousarray(patch[y0 : y0 + ch, x0 : x0 + cw])
                 patch_c = support_patch
-                if cfg.kind == "fhog":
+                if cfg.kind == "hog":
                     x = self._funcs["fhog"](patch_c, cell_size=cfg.cell_size)
                 elif cfg.kind == "colour":
                     x = self._funcs["colour"](patch_c, cell_size=cfg.cell_size)

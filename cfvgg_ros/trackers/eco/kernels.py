@@ -5,14 +5,10 @@ the sample-space inner products): streaming passes without temporaries."""
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from cfvgg_ros.jit import cached_njit
 
-def _njit(func):
-    try:
-        return njit(cache=True, nogil=True, fastmath=True)(func)
-    except RuntimeError:  # no writable cache folder
-        return njit(nogil=True, fastmath=True)(func)
+_njit = cached_njit(fastmath=True)
 
 
 @_njit

@@ -18,9 +18,9 @@ def student_onnx(random_student_onnx):
 
 def _feco_features(model_path):
     return (
-        FeatureConfig("cnn", compressed_dim=3, layer="low", downsample=2, model_path=model_path),
-        FeatureConfig("cnn", compressed_dim=12, layer="high", model_path=model_path),
-        FeatureConfig("fhog", compressed_dim=10, cell_size=4),
+        FeatureConfig("cnn:low", compressed_dim=3, downsample=2, model_path=model_path),
+        FeatureConfig("cnn:high", compressed_dim=12, model_path=model_path),
+        FeatureConfig("hog", compressed_dim=10, cell_size=4),
     )
 
 
@@ -118,4 +118,4 @@ def test_online_adaptation_runs_at_init_and_is_profiled(student_onnx):
 
 def test_online_adaptation_needs_a_cnn():
     with pytest.raises(ValueError, match="online_adaptation"):
-        ECOConfig.feco(features=(FeatureConfig("fhog", compressed_dim=10),), online_adaptation=True)
+        ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10),), online_adaptation=True)

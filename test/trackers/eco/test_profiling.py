@@ -18,7 +18,7 @@ from cfvgg_ros.trackers.eco.profiling import (
 )
 from cfvgg_ros.trackers.eco.tracker import ECOTracker
 
-HOG = (FeatureConfig("fhog", compressed_dim=10, cell_size=4),)
+HOG = (FeatureConfig("hog", compressed_dim=10, cell_size=4),)
 
 
 class _Clock:

@@ -9,7 +9,7 @@ from cfvgg_ros.datasets.synthetic import make_sequence
 from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
 from cfvgg_ros.trackers.eco.tracker import ECOTracker, create_eco_hc, create_feco
 
-HOG = (FeatureConfig("fhog", compressed_dim=10, cell_size=4),)
+HOG = (FeatureConfig("hog", compressed_dim=10, cell_size=4),)
 
 
 def _iou(a, b):
