@@ -24,12 +24,18 @@ setup: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m cfvgg_ros.cli.demo $(DEMO_ARGS)
 
+# The layering contracts (pyproject.toml [tool.importlinter]) first, then the test suite.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache --no-logo pyproject.toml
 	@$(PY) -m pytest -q -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
+# ruff and the layering contracts; both run, and the target fails if either fails.
 lint: $(STAMP)
-	$(VENV)/bin/ruff check .
+	@rc=0; \
+	$(VENV)/bin/ruff check . || rc=1; \
+	$(VENV)/bin/lint-imports --no-cache --no-logo pyproject.toml || rc=1; \
+	exit $$rc
 
 # The peer table in the README: OpenCV trackers on the shared eval split, both rule sets.
 bench-peers: $(STAMP)

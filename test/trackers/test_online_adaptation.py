@@ -73,7 +73,7 @@ def test_adaptation_options_through_the_registry():
 def test_invalid_adaptation_settings():
     with pytest.raises(ValueError, match="cnn:<level>"):
         KCFConfig(feature="hog", online_adaptation=True)
-    with pytest.raises(ValueError, match="no cnn:\* feature"):
+    with pytest.raises(ValueError, match=r"no cnn:\* feature"):
         STRCFConfig(features=("grey", "hog"), online_adaptation=True)
     for config in (KCFConfig, STRCFConfig):
         with pytest.raises(ValueError, match="adaptation_iterations"):
