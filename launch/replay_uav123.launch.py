@@ -10,6 +10,7 @@ record`` of the node's outputs and -- after ``play_delay`` seconds for discovery
 play`` of the input bag (its ``/init_bbox`` and ``/init_bbox_stamped`` initialise the node). When
 playback ends, the launch shuts down after ``tail`` seconds so the last outputs are recorded.
 Every process uses the package's Fast DDS profile unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is set.
+The topic and node names come from the package's one table of them, ``cfvgg_ros.ros.topics``.
 """
 
 from launch.actions import (
@@ -27,7 +28,7 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJ
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-OUTPUT_TOPICS = ["/target_box", "/target_roi", "/target_pose", "/track_node/status"]
+from cfvgg_ros.ros.topics import CAMERA_INFO, DRIVER_CAMERA_INFO, DRIVER_IMAGE, IMAGE, NODE_NAME, OUTPUT_TOPICS
 
 
 def generate_launch_description():
@@ -63,9 +64,9 @@ def generate_launch_description():
     track_node = Node(
         package="cfvgg_ros",
         executable="track_node",
-        name="track_node",
+        name=NODE_NAME,
         parameters=[params_file],
-        remappings=[("image", "/camera/image_raw"), ("camera_info", "/camera/camera_info")],
+        remappings=[(IMAGE, DRIVER_IMAGE), (CAMERA_INFO, DRIVER_CAMERA_INFO)],
         output="screen",
     )
     record = ExecuteProcess(

@@ -7,6 +7,7 @@ config/track.yaml), ``model_path`` (default: the shipped models/ folder), ``cpu_
 ``fastdds_profile``: the Fast DDS profile with a 32 MiB shared-memory segment
 (config/fastdds_shm.xml) unless FASTRTPS_DEFAULT_PROFILES_FILE is already set. These arguments
 override the same parameters in the params file; the tracker and everything else come from it.
+The default topics come from the package's one table of topic names, ``cfvgg_ros.ros.topics``.
 """
 
 from launch import LaunchDescription
@@ -16,14 +17,16 @@ from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
+from cfvgg_ros.ros.topics import DRIVER_CAMERA_INFO, DRIVER_IMAGE
+
 
 def generate_launch_description():
     share = FindPackageShare("cfvgg_ros")
     default_profile = PathJoinSubstitution([share, "config", "fastdds_shm.xml"])
     arguments = [
-        DeclareLaunchArgument("image_topic", default_value="/camera/image_raw",
+        DeclareLaunchArgument("image_topic", default_value=DRIVER_IMAGE,
                               description="sensor_msgs/Image topic to track on"),
-        DeclareLaunchArgument("camera_info_topic", default_value="/camera/camera_info",
+        DeclareLaunchArgument("camera_info_topic", default_value=DRIVER_CAMERA_INFO,
                               description="sensor_msgs/CameraInfo topic (bearing-ray poses); empty: none"),
         DeclareLaunchArgument("params_file", default_value=PathJoinSubstitution([share, "config", "track.yaml"]),
                               description="ROS parameters file of the node"),

@@ -8,35 +8,38 @@
 Bags are read and written with the pure-Python ``rosbags`` library (metadata version 9, the
 version ROS 2 Jazzy's ``ros2 bag`` writes and reads; mcap storage by default, sqlite3 on
 request). Only ``play`` and ``record`` import rclpy. The names below are the topics of an input
-bag made by ``make`` and the node outputs recorded by default.
+bag made by ``make`` and the node outputs recorded by default, all taken from the one table of
+topic names, :mod:`cfvgg_ros.ros.topics`; header stamps convert with
+:func:`cfvgg_ros.ros.stamps.stamp_to_ns`.
 """
 
 from __future__ import annotations
 
+from cfvgg_ros.ros import topics
+
 #: sensor_msgs/Image, one per frame at the sequence's frame rate.
-IMAGE_TOPIC = "/camera/image_raw"
+IMAGE_TOPIC = topics.DRIVER_IMAGE
 #: sensor_msgs/CameraInfo, one per frame, only when the intrinsics are known (synthetic).
-CAMERA_INFO_TOPIC = "/camera/camera_info"
-#: sensor_msgs/RegionOfInterest, once, just after the init frame.
-INIT_BBOX_TOPIC = "/init_bbox"
+CAMERA_INFO_TOPIC = topics.DRIVER_CAMERA_INFO
+#: sensor_msgs/RegionOfInterest, once, just after the init frame (the node's default init topic).
+INIT_BBOX_TOPIC = topics.INIT_BBOX
 #: geometry_msgs/PolygonStamped, once, header stamp = the init frame's stamp.
-INIT_BBOX_STAMPED_TOPIC = "/init_bbox_stamped"
+INIT_BBOX_STAMPED_TOPIC = topics.INIT_BBOX_STAMPED
 #: geometry_msgs/PolygonStamped per frame (empty polygon where the target is absent).
-GROUNDTRUTH_TOPIC = "/groundtruth"
+GROUNDTRUTH_TOPIC = topics.GROUNDTRUTH
 #: optical frame id of every header written by ``make``.
 CAMERA_FRAME_ID = "camera_optical"
 #: header stamp of frame 0 in nanoseconds (2020-09-13T12:26:40Z); frame i is at
 #: ``EPOCH_NS + round(i * 1e9 / fps)``.
 EPOCH_NS = 1_600_000_000 * 1_000_000_000
 
-#: the node's ``~/status`` (diagnostic_msgs/DiagnosticArray, read for FPS and latency) under the
-#: name the replay launch file gives it (``track_node``) and under the node's default name.
-STATUS_TOPICS = ("/track_node/status", "/cfvgg_track/status")
-STATUS_TOPIC = STATUS_TOPICS[0]
-#: tracking-node outputs recorded by default (``cfvgg-bag record``).
-OUTPUT_TOPICS = ("/target_box", "/target_roi", "/target_pose", *STATUS_TOPICS)
+#: the node's ``~/status`` (diagnostic_msgs/DiagnosticArray, read for FPS and latency) under its
+#: default name ``track_node``, the name the replay pipeline and launch file give it.
+STATUS_TOPIC = topics.STATUS_TOPIC
+#: tracking-node outputs recorded by default (``cfvgg-bag record``, the replay pipeline).
+OUTPUT_TOPICS = topics.OUTPUT_TOPICS
 #: the output topic scored by default (geometry_msgs/PolygonStamped, header = the image's header).
-OUTPUT_BOX_TOPIC = "/target_box"
+OUTPUT_BOX_TOPIC = topics.OUTPUT_BOX_TOPIC
 
 #: storage plugins ``make`` and ``record`` can write.
 STORAGES = ("mcap", "sqlite3")
@@ -46,11 +49,6 @@ BAG_VERSION = 9
 
 class BagError(ValueError):
     """A bag that cannot be made, read, played, recorded or scored (the message says why)."""
-
-
-def stamp_to_ns(stamp) -> int:
-    """``builtin_interfaces/Time`` (``sec``, ``nanosec``) -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
 
 
 __all__ = [
@@ -65,10 +63,8 @@ __all__ = [
     "OUTPUT_BOX_TOPIC",
     "OUTPUT_TOPICS",
     "STATUS_TOPIC",
-    "STATUS_TOPICS",
     "STORAGES",
     "BagError",
-    "stamp_to_ns",
 ]
 
 

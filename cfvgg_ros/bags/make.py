@@ -51,6 +51,7 @@ from cfvgg_ros.bags import (
     BagError,
     prepare_bag_dir,
 )
+from cfvgg_ros.ros.stamps import ns_to_sec_nanosec
 
 #: encodings ``make`` can write (both decode back to the same RGB pixels).
 ENCODINGS = ("rgb8", "bgr8")
@@ -223,7 +224,7 @@ def make_bag(
     Image, CameraInfo = T["sensor_msgs/msg/Image"], T["sensor_msgs/msg/CameraInfo"]
 
     def header(ns: int):
-        sec, nanosec = divmod(ns, 1_000_000_000)
+        sec, nanosec = ns_to_sec_nanosec(ns)
         return Header(stamp=Time(sec=sec, nanosec=nanosec), frame_id=CAMERA_FRAME_ID)
 
     def polygon(ns: int, box):

@@ -18,9 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import BagError
-
-OUTPUTS = ("/target_box", "/target_roi", "/target_pose", "/track_node/status")
+from . import CAMERA_INFO_TOPIC, IMAGE_TOPIC, OUTPUT_TOPICS, STATUS_TOPIC, BagError
 
 
 @dataclass
@@ -79,12 +77,12 @@ def _wait_for_recorder(recorder: subprocess.Popen, node: subprocess.Popen, timeo
     def read() -> None:
         for line in recorder.stdout:
             incoming.put(line)
-            if line.startswith("recording /track_node/status"):
+            if line.startswith(f"recording {STATUS_TOPIC}"):
                 break
         incoming.put(None)
 
     threading.Thread(target=read, daemon=True).start()
-    waiting = set(OUTPUTS)
+    waiting = set(OUTPUT_TOPICS)
     deadline = time.monotonic() + timeout
     while waiting:
         if time.monotonic() > deadline:
@@ -142,23 +140,23 @@ def replay_sequence(spec, out_dir, *, tracker: str, tracker_params: dict | None 
                 "-p", f"tracker:={tracker}",
                 # a YAML double-quoted string (a bare {...} would parse as a mapping, not a string)
                 "-p", f"tracker_params:={json.dumps(json.dumps(tracker_params or {}))}",
-                "-p", "image_topic:=/camera/image_raw",
+                "-p", f"image_topic:={IMAGE_TOPIC}",
                 # an empty value must be a quoted YAML string
-                "-p", "camera_info_topic:=" + ("/camera/camera_info" if made.has_camera_info else '""'),
+                "-p", "camera_info_topic:=" + (CAMERA_INFO_TOPIC if made.has_camera_info else '""'),
                 "-p", f"cpu_core:={cpu_core}"]
     for name, value in (node_params or {}).items():
         node_cmd += ["-p", f"{name}:={json.dumps(value)}"]
     bag_cli = [py, "-m", "cfvgg_ros.cli.bag"]
     with open(node_log, "w") as node_out:
         node = subprocess.Popen(node_cmd, env=env, stdout=node_out, stderr=subprocess.STDOUT)
-        recorder = subprocess.Popen([*bag_cli, "record", str(output_bag), "--overwrite", "--topics", *OUTPUTS],
+        recorder = subprocess.Popen([*bag_cli, "record", str(output_bag), "--overwrite", "--topics", *OUTPUT_TOPICS],
                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             log(f"track_node ({tracker}, core {cpu_core}) and recorder started; "
                 f"ROS_DOMAIN_ID={env['ROS_DOMAIN_ID']}")
             recorder_lines = _wait_for_recorder(recorder, node, startup_timeout)
             player = subprocess.run(
-                [*bag_cli, "play", str(input_bag), "--rate", str(rate), "--wait-for", "/camera/image_raw",
+                [*bag_cli, "play", str(input_bag), "--rate", str(rate), "--wait-for", IMAGE_TOPIC,
                  "--wait-timeout", str(startup_timeout), "--delay", "1.0"],
                 env=env, capture_output=True, text=True,
                 timeout=startup_timeout + 60 + made.num_frames / made.fps / rate)

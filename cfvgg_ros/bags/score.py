@@ -29,10 +29,10 @@ from cfvgg_ros.bags import (
     GROUNDTRUTH_TOPIC,
     INIT_BBOX_STAMPED_TOPIC,
     OUTPUT_BOX_TOPIC,
-    STATUS_TOPICS,
+    STATUS_TOPIC,
     BagError,
 )
-from cfvgg_ros.bags import stamp_to_ns as _stamp_ns
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 DEFAULT_STAMP_TOLERANCE_NS = 1_000_000
 
@@ -207,9 +207,9 @@ def read_groundtruth(bag, topic: str = GROUNDTRUTH_TOPIC) -> GroundTruth:
     try:
         if topic not in reader.topics:
             raise BagError(f"{bag} has no ground-truth topic {topic}; topics: {sorted(reader.topics)}")
-        frames = [(_stamp_ns(m.header.stamp), polygon_box(m.polygon.points))
+        frames = [(stamp_to_ns(m.header.stamp), polygon_box(m.polygon.points))
                   for _, m in _messages(reader, topic, polygon_type)]
-        init_stamps = [_stamp_ns(m.header.stamp)
+        init_stamps = [stamp_to_ns(m.header.stamp)
                        for _, m in _messages(reader, INIT_BBOX_STAMPED_TOPIC, polygon_type)]
     finally:
         reader.close()
@@ -246,7 +246,7 @@ def read_outputs(bag, topic: str = OUTPUT_BOX_TOPIC) -> Outputs:
     try:
         if topic not in reader.topics:
             raise BagError(f"{bag} has no output topic {topic}; topics: {sorted(reader.topics)}")
-        rows = [(_stamp_ns(m.header.stamp), polygon_box(m.polygon.points), t)
+        rows = [(stamp_to_ns(m.header.stamp), polygon_box(m.polygon.points), t)
                 for t, m in _messages(reader, topic, "geometry_msgs/msg/PolygonStamped")]
     finally:
         reader.close()
@@ -260,11 +260,10 @@ def read_outputs(bag, topic: str = OUTPUT_BOX_TOPIC) -> Outputs:
 
 
 def status_topic_of(reader) -> str | None:
-    """The node's status topic in an open bag: the first of ``STATUS_TOPICS`` present, else the
-    first DiagnosticArray topic, else None."""
-    for topic in STATUS_TOPICS:
-        if topic in reader.topics:
-            return topic
+    """The node's status topic in an open bag: ``STATUS_TOPIC`` when present, else the first
+    DiagnosticArray topic, else None."""
+    if STATUS_TOPIC in reader.topics:
+        return STATUS_TOPIC
     for topic, info in sorted(reader.topics.items()):
         if info.msgtype == "diagnostic_msgs/msg/DiagnosticArray":
             return topic

@@ -25,7 +25,7 @@ import signal
 import sys
 import threading
 
-from cfvgg_ros.bags import OUTPUT_BOX_TOPIC, OUTPUT_TOPICS, STORAGES, BagError
+from cfvgg_ros.bags import OUTPUT_BOX_TOPIC, OUTPUT_TOPICS, STATUS_TOPIC, STORAGES, BagError
 
 
 def _topic_list(values) -> list[str]:
@@ -105,7 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     score.add_argument("--rules", default="otb,pysot", help="comma-separated rule sets: otb, pysot")
     score.add_argument("--topic", default=OUTPUT_BOX_TOPIC, help="output PolygonStamped topic")
     score.add_argument("--status-topic",
-                       help="node DiagnosticArray topic (default: /track_node/status, /cfvgg_track/status "
+                       help=f"node DiagnosticArray topic (default: {STATUS_TOPIC} "
                             "or the bag's first DiagnosticArray topic)")
     score.add_argument("--json", help="also write the scores to this JSON file")
     return parser

@@ -47,9 +47,11 @@ def check_box(box, frame_shape=None) -> tuple[float, float, float, float]:
     except (TypeError, ValueError) as exc:
         raise TrackerError(f"box must be four numbers (x, y, w, h), got {box!r}") from exc
     if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise TrackerError(f"box has non-finite values: {(x, y, w, h)}")
-    if w <= 0 or h <= 0:
-        raise TrackerError(f"box must have positive width and height, got w={w}, h={h}")
+        raise TrackerError(f"box has non-finite (NaN or infinite) values: (x, y, w, h) = {(x, y, w, h)}")
+    if w < 0 or h < 0:
+        raise TrackerError(f"box has negative size: w={w:g}, h={h:g} (width and height must be positive)")
+    if w == 0 or h == 0:
+        raise TrackerError(f"box has zero area: w={w:g}, h={h:g} (width and height must be positive)")
     if frame_shape is not None:
         fh, fw = frame_shape[:2]
         if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:

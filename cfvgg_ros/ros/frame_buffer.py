@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-NS_PER_S = 1_000_000_000
+from cfvgg_ros.ros.stamps import NS_PER_S, format_stamp
 
 
 class FrameLookupError(LookupError):
@@ -31,11 +31,6 @@ class BufferedFrame:
     frame: Any
     header: Any = None
     received_ns: int = 0
-
-
-def format_stamp(stamp_ns: int) -> str:
-    """``sec.nanosec`` text of a stamp in ns, for messages."""
-    return f"{stamp_ns // NS_PER_S}.{stamp_ns % NS_PER_S:09d}"
 
 
 class FrameBuffer:

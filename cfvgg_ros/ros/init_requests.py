@@ -11,13 +11,17 @@ Three inputs start (or restart) tracking:
   the frame, as for the polygon.
 
 Messages are read by field name only, so rclpy and rosbags messages both work. Every
-rejection raises :class:`InitRequestError` saying what was wrong.
+rejection raises :class:`InitRequestError` saying what was wrong; the box itself is checked by
+the tracker contract's :func:`cfvgg_ros.core.check_box`.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from cfvgg_ros.core import TrackerError, check_box
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 Box = tuple[float, float, float, float]
 MIN_SIDE_PX = 2.0  # a box must keep at least this many pixels per side inside the frame
@@ -37,24 +41,13 @@ class InitRequest:
     stamp_ns: int | None = None
 
 
-def stamp_to_ns(stamp) -> int:
-    """builtin_interfaces/Time -> integer nanoseconds."""
-    return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
-
-
 def check_box_values(box) -> Box:
-    """Four finite numbers with positive width and height, else :class:`InitRequestError`."""
+    """Four finite numbers with positive width and height (:func:`cfvgg_ros.core.check_box`),
+    else :class:`InitRequestError`."""
     try:
-        x, y, w, h = (float(v) for v in box)
-    except (TypeError, ValueError) as exc:
-        raise InitRequestError(f"box must be four numbers (x, y, w, h), got {box!r}") from exc
-    if not all(math.isfinite(v) for v in (x, y, w, h)):
-        raise InitRequestError(f"box has NaN or infinite values: (x, y, w, h) = {(x, y, w, h)}")
-    if w < 0 or h < 0:
-        raise InitRequestError(f"box has negative size: w={w:g}, h={h:g}")
-    if w == 0 or h == 0:
-        raise InitRequestError(f"box has zero area: w={w:g}, h={h:g}")
-    return (x, y, w, h)
+        return check_box(box)
+    except TrackerError as exc:
+        raise InitRequestError(str(exc)) from exc
 
 
 def fit_box_to_frame(box, width: int, height: int) -> Box:

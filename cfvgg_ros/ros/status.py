@@ -8,6 +8,9 @@ State machine:
 * ``LOST`` -> ``TRACKING`` after ``recover_frames`` consecutive frames at or above the threshold
   (after a re-detection or when the tracker's own score recovers), or on a new init.
 
+The threshold's scale is the tracker's own; the node's default (``score_threshold`` negative) is
+the ``lost_threshold`` the tracker registered (:func:`cfvgg_ros.core.tracker_info`).
+
 Statistics (for ``~/status``): output rate (fps over the last ``window`` frames), tracker speed
 (1 / mean tracker time), per-frame latency (receipt -> publish, and header stamp -> publish;
 mean and p95 over the window), received / processed / dropped frame counts, and the last error.
@@ -24,21 +27,6 @@ import time
 
 import numpy as np
 
-#: Default LOST thresholds per tracker (``score_threshold: -1`` in the node's parameters).
-#: Measured on the TRAIN split (cfvgg-bench --split train, 3854 frames): fECO's frames scoring
-#: below 0.15 are 4.2% of all frames and 95% of them overlap the target by less than 0.1;
-#: ECO-HC's score separates worse, so only its clearest misses (< 0.10, 0.4% of frames) count.
-#: (fECO measured with the paper's CF_VGGM. With the shipped student, trained on those same
-#: sequences, fECO loses the target on only 9 train-split frames, too few to re-measure; its
-#: scores fall below 0.15 on 0.4% of the frames, so 0.15 is kept.)
-#: The OpenCV peers report 1 (found) or 0 (lost).
-LOST_SCORE_THRESHOLDS = {"feco": 0.15, "eco-hc": 0.10}
-DEFAULT_LOST_SCORE_THRESHOLD = 0.5
-
-
-def default_score_threshold(tracker: str) -> float:
-    """The LOST score threshold for ``tracker`` when the node's parameter is negative."""
-    return LOST_SCORE_THRESHOLDS.get(tracker, DEFAULT_LOST_SCORE_THRESHOLD)
 
 class TrackState(enum.Enum):
     IDLE = "IDLE"

@@ -10,11 +10,12 @@ from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.typesys import Stores, get_types_from_msg, get_typestore
 from sensor_msgs.msg import Image
 
-from cfvgg_ros.bags import CAMERA_INFO_TOPIC, EPOCH_NS, IMAGE_TOPIC, stamp_to_ns
+from cfvgg_ros.bags import CAMERA_INFO_TOPIC, EPOCH_NS, IMAGE_TOPIC
 from cfvgg_ros.bags.make import make_bag
 from cfvgg_ros.bags.play import play_bag
 from cfvgg_ros.cli.bag import build_parser, main
 from cfvgg_ros.paths import shared_data_root
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
 
@@ -37,7 +38,7 @@ def test_make_cli_writes_a_bag_and_reports_bad_input(tmp_path, capsys):
 
 def test_record_cli_defaults_to_the_node_outputs():
     args = build_parser().parse_args(["record", "out"])
-    assert args.topics == ["/target_box,/target_roi,/target_pose,/track_node/status,/cfvgg_track/status"]
+    assert args.topics == ["/target_box,/target_roi,/target_pose,/track_node/status"]
 
 
 @pytest.mark.shared

@@ -20,12 +20,12 @@ from cfvgg_ros.bags import (
     INIT_BBOX_STAMPED_TOPIC,
     INIT_BBOX_TOPIC,
     BagError,
-    stamp_to_ns,
 )
 from cfvgg_ros.bags.make import box_polygon, init_roi, make_bag, synthetic_camera_info
 from cfvgg_ros.bags.score import polygon_box, read_groundtruth
 from cfvgg_ros.datasets import Sequence
 from cfvgg_ros.ros.conversions import image_to_rgb
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 TYPES = get_typestore(Stores.ROS2_JAZZY)
 

@@ -15,10 +15,11 @@ from rosbags.interfaces import QosDurability, QosReliability
 from sensor_msgs.msg import Image
 from std_srvs.srv import Trigger
 
-from cfvgg_ros.bags import EPOCH_NS, IMAGE_TOPIC, INIT_BBOX_STAMPED_TOPIC, BagError, stamp_to_ns
+from cfvgg_ros.bags import EPOCH_NS, IMAGE_TOPIC, INIT_BBOX_STAMPED_TOPIC, BagError
 from cfvgg_ros.bags.make import offered_qos
 from cfvgg_ros.bags.play import message_class, play_bag, qos_from_offers
 from cfvgg_ros.ros.conversions import image_to_rgb
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 PERIOD = 1.0 / 30.0
 RELIABLE = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)

@@ -16,8 +16,9 @@ from rosbags.rosbag2 import Reader
 from rosbags.typesys import Stores, get_typestore
 from sensor_msgs.msg import RegionOfInterest
 
-from cfvgg_ros.bags import BagError, stamp_to_ns
+from cfvgg_ros.bags import BagError
 from cfvgg_ros.bags.record import normalise_topic, record_bag, register_from_share
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 TYPES = get_typestore(Stores.ROS2_JAZZY)
 RESULTS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)

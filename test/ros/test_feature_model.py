@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from cfvgg_ros.ros.track_node import feature_model_of
+from cfvgg_ros.ros.startup import feature_model_of
 
 SHIPPED = Path(__file__).resolve().parents[2] / "models" / "cfvgg_student.onnx"
 

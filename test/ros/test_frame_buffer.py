@@ -5,7 +5,8 @@ import threading
 
 import pytest
 
-from cfvgg_ros.ros.frame_buffer import BufferedFrame, FrameBuffer, FrameLookupError, format_stamp
+from cfvgg_ros.ros.frame_buffer import BufferedFrame, FrameBuffer, FrameLookupError
+from cfvgg_ros.ros.stamps import format_stamp
 
 MS = 1_000_000
 BASE = 5_000 * 1_000_000_000

@@ -15,8 +15,8 @@ from cfvgg_ros.ros.init_requests import (
     request_from_detection,
     request_from_polygon,
     request_from_roi,
-    stamp_to_ns,
 )
+from cfvgg_ros.ros.stamps import stamp_to_ns
 
 NAN = float("nan")
 

@@ -20,6 +20,7 @@ KNOWN_IMPORTS = {
     "launch_ros.actions": {"Node"},
     "launch_ros.parameter_descriptions": {"ParameterValue"},
     "launch_ros.substitutions": {"FindPackageShare"},
+    "cfvgg_ros.ros.topics": {"DRIVER_IMAGE", "DRIVER_CAMERA_INFO"},
 }
 
 
@@ -42,9 +43,10 @@ def _keyword(call: ast.Call, name: str):
 
 
 def _node_parameters() -> dict:
-    from cfvgg_ros.ros.track_node import PARAMETERS
+    """name -> default of every node parameter."""
+    from cfvgg_ros.ros.params import PARAMETERS
 
-    return PARAMETERS
+    return {spec.name: spec.default for spec in PARAMETERS}
 
 
 def _setup_tree() -> ast.Module:
@@ -123,7 +125,7 @@ def test_config_yaml_matches_the_node_parameters():
     declared = _node_parameters()
     assert set(params) == set(declared)
     for name, value in params.items():
-        default = declared[name][0]
+        default = declared[name]
         assert value == default, f"{name}: config {value!r} != node default {default!r}"
         assert type(value) is type(default), name
 

@@ -83,8 +83,9 @@ def test_errors_and_lost_raise_the_level():
 
 
 def test_default_score_thresholds_follow_the_tracker():
-    from cfvgg_ros.ros.status import default_score_threshold
+    from cfvgg_ros.core import tracker_info
 
-    assert default_score_threshold("feco") == 0.15
-    assert default_score_threshold("eco-hc") == 0.10
-    assert default_score_threshold("opencv-csrt") == 0.5  # found 1 / lost 0
+    assert tracker_info("feco").lost_threshold == 0.15
+    assert tracker_info("eco-hc").lost_threshold == 0.10
+    assert tracker_info("opencv-csrt").lost_threshold == 0.5  # found 1 / lost 0
+    assert tracker_info("my_pkg.trackers:Factory").lost_threshold == 0.5  # plug-ins: the default
