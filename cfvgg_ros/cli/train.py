@@ -48,14 +48,14 @@ def main(argv=None) -> int:
     except ConfigError as exc:
         print(f"cfvgg-train: {exc}", file=sys.stderr)
         return 2
-    from cfvgg_ros.training.train import launch_local, train
+    from cfvgg_ros.training.train import CheckpointError, launch_local, train
 
     try:
         if args.nprocs > 1:
             launch_local(config, args.nprocs, resume=args.resume)
             return 0
         summary = train(config, resume=args.resume)
-    except (ConfigError, DatasetError, FileNotFoundError) as exc:
+    except (ConfigError, DatasetError, FileNotFoundError, CheckpointError) as exc:
         print(f"cfvgg-train: {exc}", file=sys.stderr)
         return 2
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports

@@ -42,10 +42,14 @@ def check_frame(frame) -> np.ndarray:
 def check_box(box, frame_shape=None) -> tuple[float, float, float, float]:
     """Validate an init box: four finite numbers, positive width and height, and (when
     ``frame_shape`` is given) overlapping the frame. Returns it as a float tuple."""
+    if isinstance(box, (str, bytes, bytearray)):  # iterable, but not four numbers
+        raise TrackerError(f"box must be four numbers (x, y, w, h), got {_short_repr(box)}")
     try:
         x, y, w, h = (float(v) for v in box)
+    except OverflowError as exc:  # an int beyond the float range
+        raise TrackerError(f"box has values beyond the float range: {_short_repr(box)}") from exc
     except (TypeError, ValueError) as exc:
-        raise TrackerError(f"box must be four numbers (x, y, w, h), got {box!r}") from exc
+        raise TrackerError(f"box must be four numbers (x, y, w, h), got {_short_repr(box)}") from exc
     if not all(math.isfinite(v) for v in (x, y, w, h)):
         raise TrackerError(f"box has non-finite (NaN or infinite) values: (x, y, w, h) = {(x, y, w, h)}")
     if w < 0 or h < 0:
@@ -57,6 +61,11 @@ def check_box(box, frame_shape=None) -> tuple[float, float, float, float]:
         if x >= fw or y >= fh or x + w <= 0 or y + h <= 0:
             raise TrackerError(f"box {(x, y, w, h)} lies outside the {fw}x{fh} frame")
     return (x, y, w, h)
+
+
+def _short_repr(value, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit // 2]}...{text[-limit // 2 :]}"
 
 
 class Tracker(abc.ABC):

@@ -17,7 +17,7 @@ import numpy as np
 
 from cfvgg_ros.models.contract import INPUT_NAME, OUTPUT_NAMES, FeatureContract, ModelError, contract_from_session
 from cfvgg_ros.models.runtime import make_session, pruned_model
-from cfvgg_ros.models.store import default_model_path
+from cfvgg_ros.models.store import ModelDigest, default_model_path, verify_model_file
 
 __all__ = ["CNNFeatures", "ModelError"]
 
@@ -33,8 +33,10 @@ class CNNFeatures:
     bytes (bytes / bytearray / memoryview). ``outputs`` selects among ``"low"`` (stride 2),
     ``"mid"`` (stride 8) and ``"high"`` (stride 16). Loading validates the contract metadata and
     probes the model at two input sizes to check the channel counts and strides; any failure
-    raises :class:`ModelError`. ``model_path`` is the file (None for bytes); ``source`` names the
-    model in messages either way.
+    raises :class:`ModelError`. A file is first checked against the sums recorded in
+    ``models/SHA256SUMS`` (:func:`cfvgg_ros.models.store.verify_model_file`). ``model_path`` is the
+    file (None for bytes); ``sha256`` its sum (of the bytes for bytes), ``digest`` the file's check
+    result (whether a sum was recorded for it); ``source`` names the model in messages either way.
     """
 
     def __init__(self, model=None, outputs=("low", "high")):
@@ -48,12 +50,15 @@ class CNNFeatures:
             if not data:
                 raise ModelError("CNN feature model bytes are empty")
             self.model_path: Path | None = None
+            self.digest: ModelDigest | None = None
+            self.sha256: str | None = hashlib.sha256(data).hexdigest()
             self.source = _describe_bytes(data)
             loadable: Path | bytes = data
         elif model is None or isinstance(model, (str, os.PathLike)):
             self.model_path = Path(model) if model is not None else default_model_path()
-            if not self.model_path.is_file():
-                raise ModelError(f"CNN feature model not found: {self.model_path}")
+            # the integrity check (models/SHA256SUMS): missing, empty, or a recorded name with another sum
+            self.digest = verify_model_file(self.model_path)
+            self.sha256 = self.digest.sha256
             self.source = str(self.model_path)
             loadable = self.model_path
         else:

@@ -55,13 +55,14 @@ def set_up_threads(core: int) -> int | None:
 
 def feature_model_of(name: str, params: dict) -> str:
     """Which CNN feature model tracker ``name`` with ``params`` loads, for the log and status:
-    its path, architecture, teacher and source commit; "none" for trackers without one."""
+    its path, architecture, teacher, source commit and sha256 (whether it matched the recorded sum);
+    "none" for trackers without one."""
     if not tracker_info(name).cnn_model:
         return "none"
     if "features" in params:
         return "per-feature models (tracker_params features)"
     from cfvgg_ros.models.contract import validate_model
-    from cfvgg_ros.models.store import default_model_path
+    from cfvgg_ros.models.store import default_model_path, verify_model_file
 
     path = Path(params["model_path"]) if params.get("model_path") else default_model_path()
     try:
@@ -69,8 +70,13 @@ def feature_model_of(name: str, params: dict) -> str:
     except Exception as exc:  # noqa: BLE001 - a description only; the tracker itself loaded it
         return f"{path} (metadata unreadable: {exc})"
     provenance = contract.provenance
+    try:  # the sum checked at load (models/SHA256SUMS), so a report names the exact file
+        digest = verify_model_file(path)
+        sha = f"sha256 {digest.sha256[:16]}{'' if digest.recorded else ', no recorded sum'}"
+    except Exception as exc:  # noqa: BLE001 - a description only
+        sha = f"sha256 unavailable: {exc}"
     return (f"{path} ({contract.architecture}; teacher {provenance.get('teacher', 'unknown')}; "
-            f"commit {str(provenance.get('commit', 'unknown'))[:7]})")
+            f"commit {str(provenance.get('commit', 'unknown'))[:7]}; {sha})")
 
 
 def build_tracker(name: str, params_text: str, model_dir: Path, warm_up: bool = True,

@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from cfvgg_ros.models.contract import INPUT_NAME, ModelError, validate_model
+from cfvgg_ros.models.store import verify_model_file
 
 from .losses import cosine_window, dcf_response
 from .pairs import box_centre, crop_square
@@ -139,8 +140,7 @@ def _as_model_proto(model):
         except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError and others
             raise ModelError(f"cannot parse the ONNX bytes: {type(exc).__name__}: {exc}") from exc
     path = Path(model)
-    if not path.is_file():
-        raise ModelError(f"ONNX model not found: {path}")
+    verify_model_file(path)  # missing, empty, or a recorded name with another sha256: ModelError
     try:
         return onnx.load(str(path))
     except Exception as exc:  # noqa: BLE001

@@ -5,6 +5,14 @@ loss-curve PNG (``losses.png``), an atomic checkpoint (``last.pt``) at every epo
 ``runtime.checkpoint_every`` iterations and on SIGINT/SIGTERM, and exact resumption
 (model, optimiser, scheduler, RNG states, epoch / iteration, data order) with ``resume=True``.
 
+Crash safety (SIGKILL, power loss): every file a run writes and ``--resume`` reads is replaced
+atomically (:func:`atomic_write`: a temporary file in the same folder, fsync, ``os.replace``, fsync
+of the folder), so ``last.pt`` is always the previous or the new checkpoint, never a torn one; the
+CSV log is only appended to between checkpoints, and resuming rewrites it (atomically) without the
+rows past the checkpoint and without a torn last row. Temporary files a killed run left behind are
+removed when the next run starts. ``test/training/test_train.py`` SIGKILLs a run mid-epoch and
+resumes it.
+
 Multi-GPU / multi-node: run under ``torchrun`` (``torchrun --nproc_per_node=N -m
 cfvgg_ros.cli.train --config ...``); each process reads RANK / WORLD_SIZE / LOCAL_RANK, joins
 the process group (NCCL on GPUs, gloo on CPUs), wraps student + adapters in
@@ -16,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import os
 import random
@@ -194,41 +203,120 @@ def _unwrap(model):
 # ----------------------------------------------------------------------------- checkpoints and logs
 
 
-def save_checkpoint(path: Path, state: dict) -> None:
-    """Atomic write: save to a temporary file beside ``path``, then rename over it."""
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be read (truncated, corrupt, or not a training checkpoint)."""
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.with_name(f".{path.name}.tmp{os.getpid()}")
+
+
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # e.g. Windows: directories cannot be opened; os.replace is still atomic
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path, write) -> None:
+    """Replace ``path`` atomically: ``write(handle)`` fills a temporary file beside it (binary),
+    which is flushed, fsynced and renamed over ``path``; the folder is fsynced so the rename
+    survives a crash. A process killed at any point leaves the old file or the new one (and at
+    worst a stray ``.<name>.tmp<pid>``, removed by :func:`remove_stale_temporaries`)."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    tmp = _tmp_name(path)
+    try:
+        with open(tmp, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Delete the ``.<name>.tmp<pid>`` files a killed run left in ``folder``; returns them."""
+    stale = [p for p in Path(folder).glob(".*.tmp*") if p.is_file()]
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def save_checkpoint(path: Path, state: dict) -> None:
+    """Atomic write (:func:`atomic_write`): a kill at any moment leaves the previous checkpoint or
+    this one."""
+    atomic_write(path, lambda handle: torch.save(state, handle))
 
 
 def load_checkpoint(path) -> dict:
+    """A training checkpoint; :class:`CheckpointError` when it is truncated, corrupt or not one
+    (FileNotFoundError when missing)."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - torch/pickle/zip raise many types for a torn file
+        raise CheckpointError(
+            f"{path} is not a readable checkpoint (truncated or corrupt? {type(exc).__name__}: {exc})"
+        ) from exc
     if not isinstance(state, dict) or state.get("version") != CHECKPOINT_VERSION:
-        raise ValueError(f"{path} is not a cfvgg training checkpoint (version {CHECKPOINT_VERSION})")
+        raise CheckpointError(f"{path} is not a cfvgg training checkpoint (version {CHECKPOINT_VERSION})")
     return state
 
 
 class CsvLog:
-    """Append-only CSV of per-iteration losses; on resume, rows past the checkpoint are dropped."""
+    """Append-only CSV of per-iteration losses. Opening it with ``keep_through_step`` (a resume)
+    rewrites it atomically with the complete rows up to that step only: rows past the checkpoint
+    and a last row torn by a kill mid-append are dropped."""
 
     def __init__(self, path: Path, columns: list[str], keep_through_step: int | None):
         self.path, self.columns = Path(path), columns
-        rows = []
-        if keep_through_step is not None and self.path.is_file():
-            with self.path.open(newline="") as handle:
-                rows = [r for r in csv.DictReader(handle) if int(r["global_step"]) <= keep_through_step]
-        with self.path.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=columns)
+        rows = self._complete_rows(keep_through_step) if keep_through_step is not None else []
+
+        def write(handle) -> None:
+            text = io.StringIO()
+            writer = csv.DictWriter(text, fieldnames=columns)
             writer.writeheader()
             writer.writerows({k: r.get(k, "") for k in columns} for r in rows)
+            handle.write(text.getvalue().encode())
+
+        atomic_write(self.path, write)
+
+    def _complete_rows(self, keep_through_step: int) -> list[dict]:
+        if not self.path.is_file():
+            return []
+        rows, last = [], 0
+        with self.path.open(newline="", errors="replace") as handle:
+            for row in csv.DictReader(handle):
+                if None in row or any(row.get(k) is None for k in self.columns):
+                    continue  # torn (too few or too many fields)
+                try:
+                    step = int(row["global_step"])
+                except (TypeError, ValueError):
+                    continue
+                if last < step <= keep_through_step:
+                    rows.append(row)
+                    last = step
+        return rows
 
     def append(self, row: dict) -> None:
         with self.path.open("a", newline="") as handle:
             csv.DictWriter(handle, fieldnames=self.columns).writerow(row)
+
+    def sync(self) -> None:
+        """fsync the rows appended so far (before a checkpoint, so a power loss keeps them too)."""
+        with self.path.open("rb") as handle:
+            os.fsync(handle.fileno())
 
     def read(self) -> list[dict]:
         with self.path.open(newline="") as handle:
@@ -262,10 +350,10 @@ def plot_losses(log_path: Path, png_path: Path) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper right")
     fig.tight_layout()
-    tmp = Path(png_path).with_name(f".{Path(png_path).name}.tmp.png")
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, png_path)
+    try:
+        atomic_write(png_path, lambda handle: fig.savefig(handle, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
 
 
 # ----------------------------------------------------------------------------- stop requests
@@ -335,6 +423,7 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
         torch.backends.cudnn.deterministic = True
     if info.main:
         out_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(out_dir)  # left by a run killed mid-write
 
     teacher = (
         build_teacher(config.teacher.kind, config.teacher.weights)
@@ -386,6 +475,8 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
 
     def checkpoint(epoch: int, iteration: int) -> None:
         if info.main:
+            if log is not None:
+                log.sync()
             save_checkpoint(
                 checkpoint_path,
                 {
@@ -498,7 +589,8 @@ def train(config: TrainConfig, resume: bool = False, on_iteration=None) -> dict:
         if rows:
             summary["first_loss"], summary["last_loss"] = float(rows[0]["loss"]), float(rows[-1]["loss"])
         plot_losses(out_dir / LOG_NAME, out_dir / PLOT_NAME)
-        (out_dir / SUMMARY_NAME).write_text(json.dumps(summary, indent=2))
+        text = json.dumps(summary, indent=2)
+        atomic_write(out_dir / SUMMARY_NAME, lambda handle: handle.write(text.encode()))
     return summary
 
 

@@ -8,7 +8,6 @@ import sys
 import numpy as np
 import pytest
 
-from cfvgg_ros.features import adaptation
 from cfvgg_ros.features.adaptation import AdaptationTiming, adapt_model
 from cfvgg_ros.features.cnn import CNNFeatures, ModelError
 
@@ -87,10 +86,10 @@ def test_missing_torch_is_a_clear_error(monkeypatch, tmp_path, first_frame):
     path = tmp_path / "model.onnx"
     path.write_bytes(b"unused")
 
-    def no_torch(name, *args, **kwargs):
-        raise ModuleNotFoundError("No module named 'torch'", name="torch")
-
-    monkeypatch.setattr(adaptation.importlib, "import_module", no_torch)
+    # no torch: importing it fails, and the training modules must be imported afresh
+    monkeypatch.setitem(sys.modules, "torch", None)
+    for name in [m for m in sys.modules if m == "cfvgg_ros.training" or m.startswith("cfvgg_ros.training.")]:
+        monkeypatch.delitem(sys.modules, name)
     with pytest.raises(ImportError, match="online_adaptation needs PyTorch"):
         adapt_model(path, frame, box, search_area_scale=4.0, **FAST)
 

@@ -1,8 +1,10 @@
 """The shipped distilled student ``models/cfvgg_student.onnx``: contract, size, architecture
-(paper Table II), provenance (train split only) and that it is the trackers' default model."""
+(paper Table II), provenance (train split only), that it is the trackers' default model, and its
+integrity check (the sha256 recorded in ``models/SHA256SUMS`` and the model card)."""
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -70,3 +72,100 @@ def test_shipped_model_is_the_default_and_runs():
         expected = features.contract.output_size(name, (225, 225))
         assert maps[name].shape == (*expected, channels), name
         assert np.isfinite(maps[name]).all() and maps[name].std() > 0
+
+
+# ----------------------------------------------------------------------------- integrity (sha256)
+
+SUMS = SHIPPED.parent / "SHA256SUMS"
+CARD = SHIPPED.parent / "README.md"
+
+
+def test_recorded_sha256_matches_the_shipped_file_and_the_model_card():
+    """CI catches a model changed without its recorded sum (SHA256SUMS and the model card)."""
+    from cfvgg_ros.models.store import read_sha256sums
+
+    actual = _digest(SHIPPED)
+    assert read_sha256sums(SUMS) == {SHIPPED_MODEL_NAME: actual}, (
+        f"models/SHA256SUMS does not record the shipped model's sha256 {actual}: "
+        "cfvgg-export --record-sha256, or (cd models && sha256sum cfvgg_student.onnx > SHA256SUMS)")
+    card_sums = re.findall(r"\|\s*sha256\s*\|\s*`([0-9a-f]{64})`", CARD.read_text())
+    assert card_sums == [actual], f"the model card's sha256 row must read `{actual}`"
+
+
+def test_setup_py_installs_the_sums_beside_the_model():
+    text = (SHIPPED.parents[1] / "setup.py").read_text()
+    assert '"models/SHA256SUMS"' in text
+
+
+def test_loading_the_shipped_model_checks_its_sum():
+    features = CNNFeatures(SHIPPED, outputs=("low",))
+    assert features.digest.recorded and features.sha256 == _digest(SHIPPED)
+    assert "matches the recorded sum" in features.digest.describe()
+
+
+@pytest.fixture
+def share(tmp_path, monkeypatch):
+    """A package share holding the shipped model and its SHA256SUMS."""
+    from cfvgg_ros.models import store
+
+    models = tmp_path / "share" / "models"
+    models.mkdir(parents=True)
+    (models / SHIPPED_MODEL_NAME).write_bytes(SHIPPED.read_bytes())
+    (models / "SHA256SUMS").write_bytes(SUMS.read_bytes())
+    monkeypatch.setattr(store.paths, "share_dir", lambda: tmp_path / "share")
+    return models
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte", "other model"])
+def test_a_changed_shipped_model_fails_with_both_sums(share, damage, tmp_path):
+    from cfvgg_ros.models.contract import ModelError
+
+    model = share / SHIPPED_MODEL_NAME
+    data = model.read_bytes()
+    if damage == "truncated":
+        model.write_bytes(data[: len(data) // 2])
+    elif damage == "flipped byte":
+        model.write_bytes(data[:1000] + bytes([data[1000] ^ 1]) + data[1001:])
+    else:  # a valid model of another provenance under the recorded name
+        import onnx
+
+        other = onnx.load(str(model))
+        other.producer_name = "someone else"
+        onnx.save(other, str(model))
+    expected, actual = _digest(SHIPPED), _digest(model)
+    for load in (lambda: CNNFeatures(), lambda: CNNFeatures(model)):  # default model and explicit path
+        with pytest.raises(ModelError) as info:
+            load()
+        message = str(info.value)
+        assert f"sha256 {actual}" in message and f"records {expected}" in message and "integrity" in message
+
+
+def test_a_user_model_without_a_recorded_sum_is_loaded_and_its_sum_logged(share, tmp_path, caplog):
+    import logging
+
+    user = tmp_path / "my_student.onnx"
+    user.write_bytes(SHIPPED.read_bytes())
+    with caplog.at_level(logging.INFO, logger="cfvgg_ros.models.store"):
+        features = CNNFeatures(user, outputs=("low",))
+    assert not features.digest.recorded and features.sha256 == _digest(user)
+    assert f"no recorded sha256; its sha256 is {_digest(user)}" in caplog.text
+    assert "no recorded sum" in features.digest.describe()
+
+
+def test_missing_empty_and_malformed_files_give_model_errors(share, tmp_path):
+    from cfvgg_ros.models.contract import ModelError
+    from cfvgg_ros.models.store import verify_model_file
+
+    with pytest.raises(ModelError, match="not found"):
+        CNNFeatures(tmp_path / "absent.onnx")
+    empty = tmp_path / "empty.onnx"
+    empty.write_bytes(b"")
+    with pytest.raises(ModelError, match="empty"):
+        CNNFeatures(empty)
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"\x00not a model" * 100)
+    with pytest.raises(ModelError, match="garbage.onnx"):
+        CNNFeatures(garbage)
+    (share / "SHA256SUMS").write_text("not a sum line\n")
+    with pytest.raises(ModelError, match="SHA256SUMS:1: not a '<sha256>  <file name>' line"):
+        verify_model_file(share / SHIPPED_MODEL_NAME)

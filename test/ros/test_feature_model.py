@@ -12,6 +12,7 @@ def test_cnn_trackers_report_the_shipped_model_with_its_provenance():
         text = feature_model_of(name, {})
         assert Path(text.split(" (")[0]).name == "cfvgg_student.onnx"
         assert "cf-vgg" in text and "efficientnet-lite0" in text and "commit 48b3fa6" in text
+        assert "sha256 96b58f7df8b5525a)" in text  # recorded in models/SHA256SUMS
 
 
 def test_explicit_model_path_and_trackers_without_a_cnn(tmp_path):

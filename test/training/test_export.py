@@ -81,3 +81,27 @@ def test_cli_export_with_verification(checkpoint, tmp_path, capsys):
 def test_student_from_checkpoint_refuses_foreign_files():
     with pytest.raises(ValueError, match="no student"):
         student_from_checkpoint({"model": {}})
+
+
+def test_cli_export_records_the_sha256_for_shipping(checkpoint, tmp_path, capsys, monkeypatch):
+    """Re-exporting over a model whose sum is recorded: loading fails (both sums named) until
+    ``--record-sha256`` updates SHA256SUMS."""
+    from cfvgg_ros.features.cnn import CNNFeatures
+    from cfvgg_ros.models import store
+    from cfvgg_ros.models.contract import ModelError
+
+    path, _ = checkpoint
+    share = tmp_path / "share"
+    out = share / "models" / "cfvgg_student.onnx"
+    out.parent.mkdir(parents=True)
+    (out.parent / "SHA256SUMS").write_text(f"{'0' * 64}  cfvgg_student.onnx\n")
+    monkeypatch.setattr(store.paths, "share_dir", lambda: share)
+    assert export_main(["--checkpoint", str(path), "--output", str(out)]) == 0
+    captured = capsys.readouterr()
+    sha = store.file_sha256(out)
+    assert f"sha256 {sha}" in captured.out and "--record-sha256" in captured.err
+    with pytest.raises(ModelError, match=f"sha256 {sha}, but .* records {'0' * 64}"):
+        CNNFeatures(out)
+    assert export_main(["--checkpoint", str(path), "--output", str(out), "--record-sha256"]) == 0
+    assert store.read_sha256sums(out.parent / "SHA256SUMS") == {"cfvgg_student.onnx": sha}
+    assert CNNFeatures(out).digest.recorded

@@ -96,3 +96,104 @@ def test_cli_refuses_bad_configs(tmp_path, capsys):
     config.write_text("data:\n  patch_size: 4\n")  # PairSettings' own validation, as a config error
     assert train_main(["--config", str(config)]) == 2
     assert "data: patch_size must be >= 16 pixels, got 4" in capsys.readouterr().err
+
+
+def _completed_steps(log_path) -> int:
+    """Rows of log.csv (the header excluded); 0 while it does not exist."""
+    try:
+        return max(log_path.read_bytes().count(b"\n") - 1, 0)
+    except FileNotFoundError:
+        return 0
+
+
+def test_sigkill_mid_epoch_leaves_a_loadable_checkpoint_and_resume_finishes(tiny_config_dict, tmp_path):
+    """SIGKILL (no handler runs) a CLI training run mid-epoch, preferably while it writes a
+    checkpoint (one after every iteration): the checkpoint on disk loads, and ``--resume`` ends
+    with the weights and losses of an uninterrupted run."""
+    import subprocess
+    import sys
+    import time
+
+    import yaml
+
+    values = json.loads(json.dumps(tiny_config_dict))
+    values["data"]["samples_per_epoch"] = 40  # 20 iterations per epoch, 2 epochs
+    values["runtime"]["checkpoint_every"] = 1  # a checkpoint write after every iteration
+    values["output_dir"] = str(tmp_path / "killed")
+    config_path = tmp_path / "train.yaml"
+    config_path.write_text(yaml.safe_dump(values))
+    out = tmp_path / "killed"
+
+    proc = subprocess.Popen([sys.executable, "-m", "cfvgg_ros.cli.train", "--config", str(config_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    killed_mid_write, first_checkpoint = False, None
+    deadline = time.monotonic() + 60
+    try:
+        while True:
+            assert proc.poll() is None, f"the run ended before it was killed: {proc.stderr.read().decode()[-2000:]}"
+            assert time.monotonic() < deadline, "the run wrote no checkpoint within 60 s"
+            if first_checkpoint is None:
+                if (out / CHECKPOINT_NAME).is_file() and _completed_steps(out / "log.csv") >= 3:
+                    first_checkpoint = time.monotonic()
+                else:
+                    time.sleep(0.01)
+                continue
+            if any(out.glob(f".{CHECKPOINT_NAME}.tmp*")):  # a checkpoint write in flight
+                killed_mid_write = True
+                break
+            if time.monotonic() - first_checkpoint > 2.0 or _completed_steps(out / "log.csv") >= 14:
+                break
+    finally:
+        proc.kill()  # SIGKILL
+        proc.wait(timeout=30)
+        proc.stderr.close()
+    assert proc.returncode == -signal.SIGKILL
+
+    state = load_checkpoint(out / CHECKPOINT_NAME)  # loads: never torn
+    assert state["epoch"] == 0 and 2 <= state["global_step"] < 20, (state["epoch"], state["global_step"])
+    print(f"killed after step {state['global_step']} (checkpoint write in flight: {killed_mid_write})")
+
+    assert train_main(["--config", str(config_path), "--resume"]) == 0
+    resumed = json.loads((out / "summary.json").read_text())
+    assert resumed["status"] == "finished" and resumed["global_step"] == 40
+    assert not list(out.glob(".*.tmp*")), "temporary files left behind"
+
+    reference = train(config_from_dict(dict(values, output_dir=str(tmp_path / "reference"))))
+    assert resumed["rank_digests"] == reference["rank_digests"]
+    rows = _rows(out / "log.csv")
+    assert [int(r["global_step"]) for r in rows] == list(range(1, 41))
+    assert [r["loss"] for r in rows] == [r["loss"] for r in _rows(tmp_path / "reference" / "log.csv")]
+
+
+def test_resume_drops_a_log_row_torn_by_a_kill(tiny_config_dict, tmp_path):
+    """A kill mid-append leaves a partial last row in log.csv; resuming drops it (and the rows past
+    the checkpoint) instead of failing on it."""
+    values = dict(tiny_config_dict, output_dir=str(tmp_path / "run"))
+
+    def stop_at_two(step, row):
+        if step == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    assert train(config_from_dict(values), on_iteration=stop_at_two)["global_step"] == 2
+    log = tmp_path / "run" / "log.csv"
+    log.write_text(log.read_text() + "3,0,2,0.001,0.5")  # torn: too few fields, no newline
+    summary = train(config_from_dict(values), resume=True)
+    assert summary["status"] == "finished" and summary["global_step"] == 6
+    rows = _rows(log)
+    assert [int(r["global_step"]) for r in rows] == [1, 2, 3, 4, 5, 6]
+    assert all(r["loss"] and r["seconds"] for r in rows)
+
+
+def test_a_torn_checkpoint_gives_a_clear_error(tiny_config_dict, tmp_path, capsys):
+    from cfvgg_ros.training.train import CheckpointError
+
+    values = dict(tiny_config_dict, output_dir=str(tmp_path / "run"))
+    train(_config(values, optim__epochs=1, data__samples_per_epoch=4))
+    path = tmp_path / "run" / CHECKPOINT_NAME
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match="truncated or corrupt"):
+        load_checkpoint(path)
+    config_path = tmp_path / "train.yaml"
+    config_path.write_text(json.dumps(values))  # JSON is YAML
+    assert train_main(["--config", str(config_path), "--resume"]) == 2
+    assert "not a readable checkpoint" in capsys.readouterr().err
