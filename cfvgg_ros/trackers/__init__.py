@@ -29,6 +29,10 @@ _PACKAGE = "cfvgg_ros.trackers"
 register_tracker("feco", f"{_PACKAGE}.eco.tracker:create_feco", TrackerInfo(
     lost_threshold=FECO_LOST_THRESHOLD, cnn_model=True,
     description="fECO: ECO on CF-VGG low/high + fHOG (the paper's run file)"))
+register_tracker("cfvgg", f"{_PACKAGE}.eco.tracker:create_cfvgg", TrackerInfo(
+    lost_threshold=FECO_LOST_THRESHOLD, cnn_model=True,
+    description="the package's default: fECO on the CF-VGG student, beyond the paper (wider search, "
+                "motion prediction, real-time budget)"))
 register_tracker("eco-hc", f"{_PACKAGE}.eco.tracker:create_eco_hc", TrackerInfo(
     lost_threshold=ECO_HC_LOST_THRESHOLD, description="ECO-HC: ECO on fHOG + colour"))
 register_tracker("kcf", f"{_PACKAGE}.kcf:create_kcf", TrackerInfo(

@@ -128,6 +128,22 @@ class ECOConfig:
     number_of_scales: int = 7
     scale_step: float = 1.01
     scale_filter_config: object | None = None
+    # beyond the paper (all off in the run files): confidence-gated model update -- a frame whose
+    # response peak is below update_gate x the running mean of accepted peaks (rate gate_rate) adds
+    # no sample and does not train; scale change per frame bounded to [1/max_scale_change,
+    # max_scale_change] (0: unbounded)
+    update_gate: float = 0.0
+    gate_rate: float = 0.1
+    max_scale_change: float = 0.0
+    # constant-velocity prediction (not in ECO): the search is centred at pos + motion_prediction x
+    # the last frame's displacement (0: off), the displacement capped at one target size
+    motion_prediction: float = 0.0
+    # with motion_prediction: also search from the unpredicted position and keep the higher peak
+    motion_hypotheses: bool = False
+    # a search region of at least this many pixels a side in the image for small targets (the
+    # search-area scale grows up to max_search_area_scale; 0: off)
+    min_search_side: float = 0.0
+    max_search_area_scale: float = 10.0
     # CF-VGG's background-aware online adaptation of the CNN at the first frame (paper Eq. 9-11):
     # cfvgg_ros.training.adapt.adapt_student (needs torch); its time counts in the init stage
     online_adaptation: bool = False
@@ -165,6 +181,12 @@ class ECOConfig:
             raise ValueError("adaptation_iterations and adaptation_samples must be >= 1")
         if self.online_adaptation and not any(f.kind == "cnn" for f in feats):
             raise ValueError("online_adaptation needs a cnn feature")
+        if not 0.0 <= self.update_gate < 1.0 or not 0.0 < self.gate_rate <= 1.0:
+            raise ValueError("need 0 <= update_gate < 1 and 0 < gate_rate <= 1")
+        if not 0.0 <= self.motion_prediction <= 1.0:
+            raise ValueError(f"motion_prediction must lie in [0, 1], got {self.motion_prediction}")
+        if self.max_scale_change != 0.0 and not self.max_scale_change > 1.0:
+            raise ValueError(f"max_scale_change must be 0 (off) or > 1, got {self.max_scale_change}")
         if self.scale_step <= 1.0:
             raise ValueError(f"scale_step must be > 1, got {self.scale_step}")
 
@@ -194,6 +216,15 @@ class ECOConfig:
         )
         return cls.with_overrides(base, **overrides)
 
+    @classmethod
+    def cfvgg(cls, **overrides) -> ECOConfig:
+        """The package's default tracker: fECO's features and solver with departures from the paper
+        chosen on the train split (``benchmarks/lever_study.py``; README, "Beyond the paper"): a wider
+        search with constant-velocity prediction, and a per-frame work budget for 30 Hz 720p on one
+        core (sample area capped at 220^2). ``overrides`` as for :meth:`feco`."""
+        base = cls.feco(**CFVGG_OVERRIDES)
+        return cls.with_overrides(base, **overrides)
+
     @staticmethod
     def with_overrides(config: ECOConfig, **overrides) -> ECOConfig:
         """``config`` with fields replaced; unknown names raise TypeError listing the valid ones.
@@ -212,3 +243,11 @@ class ECOConfig:
             dataclasses.replace(f, model_path=str(model_path)) if f.kind == "cnn" else f for f in config.features
         )
         return dataclasses.replace(config, features=features)
+
+
+#: :meth:`ECOConfig.cfvgg`'s departures from the fECO run file (each measured on the train split).
+CFVGG_OVERRIDES = {
+    "max_image_sample_size": 220.0**2,
+    "search_area_scale": 6.5,
+    "motion_prediction": 0.7,
+}

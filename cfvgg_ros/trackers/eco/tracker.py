@@ -73,6 +73,9 @@ class ECOTracker(Tracker):
         cfg = self.config
         th, tw = target_sz
         sas = cfg.search_area_scale
+        if cfg.min_search_side > 0:
+            sas = min(max(sas, cfg.min_search_side / math.sqrt(th * tw)), max(sas, cfg.max_search_area_scale))
+        self.search_area_scale = sas
         search_area = th * tw * sas * sas
         if search_area > cfg.max_image_sample_size:
             scale = math.sqrt(search_area / cfg.max_image_sample_size)
@@ -288,6 +291,8 @@ class ECOTracker(Tracker):
             self._train_filter(cfg.init_CG_iter, fresh=True)
         self.frame_index = 0
         self.frames_since_last_train = 0
+        self.accepted_peak = None  # running mean of the response peaks of updated frames (update_gate)
+        self.velocity = np.zeros(2)  # last frame's displacement (motion_prediction)
         self.target_sz = self.base_target_sz * self.current_scale
         self.scale_filter = None
         if self._scale_filter_cls is not None:
@@ -365,46 +370,42 @@ class ECOTracker(Tracker):
         prof = self.profiler
         self.frame_index += 1
         peak = None
-        for _ in range(max(cfg.refinement_iterations, 1)):
-            scales = self.current_scale * self.scale_factors
-            feats, centres, pscales = self._samples(frame, self.pos, scales)
-            with prof.stage("projection_fft"):
-                zs = [self._project_transform(m) for m in feats]
-                z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
-            with prof.stage("detection"):
-                scores = self.layout.scores(self.hf, z_blocks)
-                peak = find_peak(scores, self.grid, cfg.newton_iterations)
-            s = peak.scale_index
-            disp = (
-                np.array(
-                    [
-                        peak.y * self.img_support_sz[0] / self.grid[0],
-                        peak.x * self.img_support_sz[1] / self.grid[1],
-                    ]
-                )
-                * pscales[s]
-            )
-            new_pos = centres[s] + disp
-            if not np.all(np.isfinite(new_pos)):
-                raise TrackerError("tracker diverged: non-finite position")
-            self.pos = new_pos
-            if len(scales) > 1:
-                self.current_scale *= self.scale_factors[s]
-                self.current_scale = float(
-                    np.clip(self.current_scale, self.min_scale_factor, self.max_scale_factor)
-                )
-            if np.linalg.norm(disp) < 1e-3:
-                break
+        previous_pos = self.pos.copy()
+        starts = [self.pos]
+        if cfg.motion_prediction:
+            predicted = self.pos + cfg.motion_prediction * self.velocity
+            # with motion_hypotheses, the unpredicted position competes when the prediction moved
+            # the search by more than a tenth of the target (a stop or turn then costs nothing)
+            side = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
+            moved = float(np.linalg.norm(predicted - self.pos)) > 0.1 * side
+            starts = [predicted, self.pos] if cfg.motion_hypotheses and moved else [predicted]
+        best = None
+        for start in starts:
+            self.pos = np.array(start, dtype=np.float64)
+            found = self._locate(frame)
+            if best is None or found[0].value > best[0].value:
+                best = found
+        peak, centres, pscales, z_blocks, self.pos, self.current_scale = best
         if cfg.clamp_position:
             self.pos = np.clip(self.pos, 0, np.array(frame.shape[:2], dtype=np.float64))
+        if cfg.motion_prediction:
+            step = self.pos - previous_pos
+            limit = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
+            norm = float(np.linalg.norm(step))
+            self.velocity = step if norm <= limit else step * (limit / norm)
         if self.scale_filter is not None:
             with prof.stage("scale_filter"):
                 factor, _ = self.scale_filter.track(
                     frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
                 )
+            if cfg.max_scale_change:
+                factor = min(max(factor, 1.0 / cfg.max_scale_change), cfg.max_scale_change)
             self.current_scale = float(
                 np.clip(self.current_scale * factor, self.min_scale_factor, self.max_scale_factor)
             )
+        if not self._accept_update(float(peak.value)):
+            self.target_sz = self.base_target_sz * self.current_scale
+            return self._result(peak)
         # model update with the detection sample (shifted to the new position) or a new sample
         if cfg.use_detection_sample:
             s = peak.scale_index
@@ -434,14 +435,71 @@ class ECOTracker(Tracker):
                     frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
                 )
         self.target_sz = self.base_target_sz * self.current_scale
+        return self._result(peak)
+
+    def _locate(self, frame):
+        """Detection from the current ``pos`` and scale (ECO's refinement loop): returns the peak,
+        the sample centres and scales, the projected samples, and the new position and scale."""
+        cfg = self.config
+        prof = self.profiler
+        pos, current_scale = self.pos, self.current_scale
+        for _ in range(max(cfg.refinement_iterations, 1)):
+            scales = current_scale * self.scale_factors
+            feats, centres, pscales = self._samples(frame, pos, scales)
+            with prof.stage("projection_fft"):
+                zs = [self._project_transform(m) for m in feats]
+                z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
+            with prof.stage("detection"):
+                scores = self.layout.scores(self.hf, z_blocks)
+                peak = find_peak(scores, self.grid, cfg.newton_iterations)
+            s = peak.scale_index
+            disp = (
+                np.array(
+                    [
+                        peak.y * self.img_support_sz[0] / self.grid[0],
+                        peak.x * self.img_support_sz[1] / self.grid[1],
+                    ]
+                )
+                * pscales[s]
+            )
+            new_pos = centres[s] + disp
+            if not np.all(np.isfinite(new_pos)):
+                raise TrackerError("tracker diverged: non-finite position")
+            pos = new_pos
+            if len(scales) > 1:
+                current_scale = float(
+                    np.clip(current_scale * self.scale_factors[s], self.min_scale_factor, self.max_scale_factor)
+                )
+            if np.linalg.norm(disp) < 1e-3:
+                break
+        return peak, centres, pscales, z_blocks, pos, current_scale
+
+    def _result(self, peak) -> TrackResult:
         h, w = self.target_sz
         box = (float(self.pos[1] - w / 2.0), float(self.pos[0] - h / 2.0), float(w), float(h))
         return TrackResult(box=box, score=float(peak.value))
+
+    def _accept_update(self, value: float) -> bool:
+        """Confidence gate (``update_gate``; always True when off): update the model only on
+        frames whose peak is at least ``update_gate`` x the running mean of accepted peaks."""
+        cfg = self.config
+        if cfg.update_gate <= 0.0:
+            return True
+        if self.accepted_peak is not None and not value >= cfg.update_gate * self.accepted_peak:
+            return False
+        rate = cfg.gate_rate
+        self.accepted_peak = value if self.accepted_peak is None else (1 - rate) * self.accepted_peak + rate * value
+        return True
 
 
 def create_feco(**overrides) -> ECOTracker:
     """fECO: the paper's run file (CF-VGG low/high + fHOG, fDSST scale filter), with ``overrides``."""
     return ECOTracker(ECOConfig.feco(**overrides))
+
+
+def create_cfvgg(**overrides) -> ECOTracker:
+    """The package's default tracker (:meth:`ECOConfig.cfvgg`), with ``overrides``."""
+    return ECOTracker(ECOConfig.cfvgg(**overrides))
 
 
 def create_eco_hc(**overrides) -> ECOTracker:
