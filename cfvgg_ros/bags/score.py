@@ -120,10 +120,11 @@ class BagScores:
                      f"   recorded output rate {text(self.output_rate_hz, ' Hz')}")
         if "latency_ms" in self.diagnostics:
             p95 = self._diagnostic_mean("latency_p95_ms")
-            lines.append(f"  latency receipt->publish: mean {self.diagnostics['latency_ms'].mean:.1f} ms, "
-                         f"p95 {text(p95, ' ms')}")
-        if "dropped_frames" in self.diagnostics:
-            lines.append(f"  dropped frames {self.diagnostics['dropped_frames'].last:.0f}")
+            lines.append(f"  latency receipt->publish over the node's status windows: mean "
+                         f"{self.diagnostics['latency_ms'].mean:.1f} ms, p95 {text(p95, ' ms')}")
+        skipped = self.diagnostics.get("frames_skipped", self.diagnostics.get("dropped_frames"))  # older nodes
+        if skipped is not None:
+            lines.append(f"  frames skipped by the node {skipped.last:.0f}")
         return "\n".join(lines)
 
     def to_sequence_result(self, tracker: str, dataset: str | None = None, name: str | None = None):
@@ -292,6 +293,20 @@ def read_diagnostics(bag, topic: str | None = None) -> dict[str, StatSummary]:
         reader.close()
     return {key: StatSummary(mean=float(np.mean(v)), p95=float(np.percentile(v, 95)), last=float(v[-1]),
                              count=len(v)) for key, v in values.items()}
+
+
+def read_status_values(bag, topic: str | None = None) -> list[dict[str, str]]:
+    """Every status message of an output bag (``topic``; None: :func:`status_topic_of`) as its
+    key/value text, in recording order; empty when the bag has no such topic."""
+    reader = _open(bag)
+    try:
+        topic = status_topic_of(reader) if topic is None else topic
+        if topic is None or topic not in reader.topics:
+            return []
+        return [{str(item.key): str(item.value) for status in msg.status for item in status.values}
+                for _, msg in _messages(reader, topic, "diagnostic_msgs/msg/DiagnosticArray")]
+    finally:
+        reader.close()
 
 
 def match_outputs(gt_stamps: np.ndarray, outputs: Outputs, tolerance_ns: int = DEFAULT_STAMP_TOLERANCE_NS):

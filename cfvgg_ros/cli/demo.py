@@ -10,7 +10,14 @@ the shared data folder such as ``UAV123_10fps/person11``, or a path to an OTB-la
 
 Writes under ``--output`` (default ``results/demo``): the bags, the node's log, the success
 and precision plots (PNG), the report (CSV) and an annotated GIF and MP4 (ground truth green,
-tracker red); prints AUC, FPS and latency.
+tracker red). Through the node it prints the AUC beside the offline AUC of the same tracker on
+the same frames (run afterwards on the same core; ``--no-reference`` skips it), frames with a
+pose, the largest gap, frames skipped by the node and lost before it, and the latency (image
+receipt -> publish: mean, p95, p99, and p95 after the first second), ending with one
+``demo:`` line that holds them all.
+
+The tracker is the node's default (its ``tracker`` parameter), or ``eco-hc`` when that one needs
+a CNN model and none can be found.
 
 Only the standard library is imported at the top: the core is pinned before numpy loads.
 """
@@ -30,7 +37,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sequence", default=DEFAULT_SEQUENCE,
                         help=f"dataset spec or OTB-layout folder (default {DEFAULT_SEQUENCE})")
     parser.add_argument("--tracker", default=None,
-                        help="tracker name (default: feco when a CNN model is available, else eco-hc)")
+                        help="tracker name (default: the node's default tracker; eco-hc when that one needs a "
+                             "CNN model and none is available)")
     parser.add_argument("--offline", action="store_true", help="run the tracker directly, without ROS")
     parser.add_argument("--output", default="results/demo", help="output folder (default results/demo)")
     parser.add_argument("--data-root", default=None, help="benchmark data root (default ../shared/data)")
@@ -38,21 +46,28 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=1.0, help="playback speed factor (default 1)")
     parser.add_argument("--max-frames", type=int, default=None, help="use only the first N frames")
     parser.add_argument("--gif-frames", type=int, default=150, help="frames in the annotated GIF (default 150)")
+    parser.add_argument("--no-reference", action="store_true",
+                        help="through the node: do not run the tracker offline afterwards for its AUC")
     return parser.parse_args(argv)
 
 
 def default_tracker() -> str:
-    """``feco`` when a CNN feature model can be found (shipped, or the paper's converted one),
-    else the hand-crafted ``eco-hc`` (same engine, no CNN)."""
+    """The node's default tracker (:mod:`cfvgg_ros.ros.params`); when it needs a CNN feature model
+    and none can be found (shipped, or the paper's converted one), the hand-crafted ``eco-hc``."""
+    from ..core import tracker_info
     from ..models.contract import ModelError
     from ..models.store import default_model_path
+    from ..ros.params import SPECS
 
+    name = str(SPECS["tracker"].default)
+    if not tracker_info(name).cnn_model:
+        return name
     try:
         default_model_path()
     except ModelError as exc:
-        print(f"cfvgg-demo: no CNN model ({exc}); using eco-hc", file=sys.stderr)
+        print(f"cfvgg-demo: no CNN model for {name} ({exc}); using eco-hc", file=sys.stderr)
         return "eco-hc"
-    return "feco"
+    return name
 
 
 def _annotated_frames(sequence, boxes, tracker: str, limit: int | None):
@@ -72,6 +87,36 @@ def _write_media(sequence, boxes, tracker: str, out: Path, gif_frames: int) -> l
                     fps=min(sequence.fps, 15.0), max_side=480)
     video = write_video(_annotated_frames(sequence, boxes, tracker, None), out / "demo.mp4", fps=sequence.fps)
     return [gif, video]
+
+
+def offline_reference(sequence, tracker: str, data_root, out: Path, core: int) -> dict[str, float] | None:
+    """AUC per rule set of ``tracker`` run directly on ``sequence``'s frames on ``core`` (as
+    ``--offline``; this process is pinned there from now on); None when the run fails."""
+    from ..evaluation.metrics import score_sequence
+    from ..evaluation.runner import run_benchmark
+    from ..threads import single_core
+
+    single_core(core)
+    run = run_benchmark([(tracker, {})], [sequence], data_root, out / "offline", jobs=1, resume=False,
+                        progress=False)
+    if run.failed or not run.results:
+        return None
+    result = run.result_list()[0]
+    return {rules: score_sequence(result.boxes, result.gt_boxes, rules).auc for rules in ("otb", "pysot")}
+
+
+def demo_line(scores, realtime, offline: dict | None, tracker: str) -> str:
+    """The one-line summary of a replay, for tables of repeated runs."""
+    def auc(rules: str) -> str:
+        node = f"{100 * scores.scores[rules].auc:.1f}"
+        return f"{node} (offline {100 * offline[rules]:.1f})" if offline else node
+
+    return (f"demo: {tracker} poses {realtime.poses}/{realtime.frames} gap {realtime.largest_gap} "
+            f"AUC otb {auc('otb')} pysot {auc('pysot')} latency_ms mean {realtime.latency():.1f} "
+            f"p95 {realtime.latency(95):.1f} p99 {realtime.latency(99):.1f} "
+            f"p95_after_1s {realtime.latency(95, True):.1f} skipped {realtime.skipped} "
+            f"lost_before_node {realtime.transport_lost} init_ms {realtime.init_ms:.0f} "
+            f"live_after_ms {realtime.catch_up_ms:.0f}")
 
 
 def run_offline(args, sequence, tracker: str, data_root, out: Path) -> int:
@@ -113,6 +158,18 @@ def run_replay(args, sequence, tracker: str, data_root, out: Path, core: int) ->
         return 1
     scores = replay.scores
     print(scores.summary())
+    print(replay.realtime.summary())
+    print(f"  node CPU {replay.cpu_ms_per_frame:.1f} ms per frame during playback "
+          f"(start-up and warm-up {replay.startup_cpu_s:.1f} s)")
+    offline = None
+    if not args.no_reference:
+        offline = offline_reference(sequence, tracker, data_root, out, core)
+        if offline is None:
+            print("cfvgg-demo: the offline reference run failed", file=sys.stderr)
+        else:
+            print("  offline on the same frames: " + ", ".join(
+                f"{rules} AUC {100 * auc:.1f} (node {100 * scores.scores[rules].auc:.1f})"
+                for rules, auc in offline.items()))
     files = []
     for rules, score in scores.scores.items():
         files.append(success_plot({tracker: score.success}, out / f"success_{rules}.png",
@@ -123,6 +180,7 @@ def run_replay(args, sequence, tracker: str, data_root, out: Path, core: int) ->
     print("outputs:")
     for path in [replay.input_bag, replay.output_bag, replay.node_log, *files]:
         print(f"  {path}")
+    print(demo_line(scores, replay.realtime, offline, tracker))
     return 0
 
 
@@ -130,8 +188,10 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     import os
 
-    from ..threads import single_core
+    from ..threads import THREAD_ENV_VARS, single_core
 
+    for var in THREAD_ENV_VARS:  # one thread per math library here and in the processes started from here
+        os.environ[var] = "1"
     if args.offline:  # the tracker runs here: pin this process
         core = single_core(args.cpu_core)
     else:  # the tracker runs in the node process, pinned there; player and recorder use the others

@@ -1,7 +1,8 @@
 """ROS 2 adapter: the tracking node and what it is built from.
 
-* :mod:`.track_node` -- the node's wiring (subscriptions, publishers, ``~/reset``, worker thread,
-  LOST handling) and ``main``;
+* :mod:`.track_node` -- the node's wiring (subscriptions, publishers, ``~/reset``, worker thread)
+  and ``main``; :mod:`.session` -- what the worker does, without ROS: init on a buffered frame,
+  catch-up, the backlog policy (``drain`` / ``latest``), LOST and re-detection;
 * :mod:`.params` -- the parameter table (typed, described, checked); :mod:`.startup` -- threads,
   tracker creation and warm-up; :mod:`.topics` -- the one table of topic names;
 * :mod:`.outputs` -- output messages from plain values; :mod:`.redetector` -- the template

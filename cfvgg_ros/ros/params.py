@@ -21,9 +21,13 @@ from pathlib import Path
 import yaml
 
 from cfvgg_ros.ros import topics
-from cfvgg_ros.ros.qos import IMAGE_QOS_CHOICES
 
 Value = bool | int | float | str
+
+#: image subscription QoS choices (:func:`cfvgg_ros.ros.qos.image_qos`).
+IMAGE_QOS_CHOICES = ("sensor_data", "reliable")
+#: what the worker does with frames waiting for the tracker (:mod:`cfvgg_ros.ros.session`).
+BACKLOG_POLICIES = ("drain", "latest")
 
 
 class NodeStartupError(RuntimeError):
@@ -138,6 +142,15 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("redetect_min_ncc", 0.8, "template correlation needed to accept a re-detection", low=-1, high=1),
     ParamSpec("redetect_after", 10, "frames in LOST before the template search may re-initialise the tracker "
                                     "(the tracker's own model gets that long to recover)", low=0),
+    ParamSpec("backlog_policy", "drain",
+              "frames waiting for the tracker: drain = track every frame in order while the backlog stays "
+              "within max_backlog frames and max_lag seconds, else skip to the newest (logged, counted in "
+              "~/status frames_skipped); latest = track only the newest frame (keep-last-1) once an init's "
+              "catch-up is done", choices=BACKLOG_POLICIES),
+    ParamSpec("max_lag", 1.0, "drain: skip to the newest frame when the oldest waiting frame has waited longer "
+                              "than this (s; frames received before an init finished count from then)", low=0),
+    ParamSpec("max_backlog", 90, "drain: skip to the newest frame when more frames than this wait; with either "
+                                 "policy at most this many frames wait for the worker (memory bound)", low=1),
     ParamSpec("cpu_core", -1, "pin the process to this CPU core; -1: keep the affinity", low=-1,
               rule=">= 0, or -1 for no pinning"),
     ParamSpec("publish_debug_image", False, "publish ~/debug_image (the frame with the box drawn)"),

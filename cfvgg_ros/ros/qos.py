@@ -24,7 +24,8 @@ from rclpy.qos import (
     qos_profile_sensor_data,
 )
 
-IMAGE_QOS_CHOICES = ("sensor_data", "reliable")
+from cfvgg_ros.ros.params import IMAGE_QOS_CHOICES
+
 FASTDDS_PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
 FASTDDS_PROFILE_NAME = "fastdds_shm.xml"
 

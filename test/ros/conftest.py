@@ -8,7 +8,8 @@
 * :class:`RosClient`: the test's side in its own rclpy context: publishes images and init
   requests with chosen stamps, records every output, waits on conditions with timeouts.
 * :class:`FaultyTracker`: a plug-in tracker (``tracker: "conftest:FaultyTracker"``) that wraps
-  CSRT and raises on frames whose top-left pixel is magenta, to test tracker exceptions.
+  CSRT and raises on frames whose top-left pixel is magenta, to test tracker exceptions;
+  :class:`SlowTracker` (``"conftest:SlowTracker"``) takes a chosen time per init and update.
 """
 
 from __future__ import annotations
@@ -83,6 +84,23 @@ class SixthUpdateFails(Tracker):
         self._updates += 1
         if self._updates == 6:
             raise RuntimeError("6th update reached")
+        return TrackResult(self._box, 1.0)
+
+
+class SlowTracker(Tracker):
+    """Stands in for a tracker of a chosen speed: sleeps ``init_s`` in init and ``update_s`` per
+    update and returns the init box with score 1 (the backlog tests need a cost, not a tracker)."""
+
+    def __init__(self, init_s: float = 0.0, update_s: float = 0.0) -> None:
+        super().__init__()
+        self.init_s, self.update_s = float(init_s), float(update_s)
+
+    def _init(self, frame, box) -> None:
+        self._box = tuple(box)
+        time.sleep(self.init_s)
+
+    def _update(self, frame):
+        time.sleep(self.update_s)
         return TrackResult(self._box, 1.0)
 
 

@@ -1,25 +1,41 @@
-"""Keep-last-1 hand-over from the node's callbacks to its worker (no ROS)."""
+"""Hand-over from the node's callbacks to its worker (no ROS): bounded, ordered, keep-last-1 at
+``max_frames=1``."""
 
 from __future__ import annotations
 
 import threading
 import time
 
-from cfvgg_ros.ros.handover import Handover
+import pytest
+
+from cfvgg_ros.ros.handover import Handover, Taken
 
 
 def test_only_the_newest_frame_and_init_are_kept():
-    handover = Handover()
-    assert handover.put_frame(1) is False
-    assert handover.put_frame(2) is True  # 1 was never taken: dropped
+    handover = Handover()  # max_frames=1: keep-last-1
+    assert handover.put_frame(1) == 0
+    assert handover.put_frame(2) == 1  # 1 was never taken: pushed out
     handover.put_init("a")
     handover.put_init("b")
     assert handover.wait() is True
-    assert handover.take() == ("b", 2)
-    assert handover.take() == (None, None)
-    assert handover.put_frame(3) is False
+    assert handover.take() == Taken("b", [2], [1])
+    assert handover.take() == Taken(None, [], [])
+    assert handover.put_frame(3) == 0
     handover.clear()
-    assert handover.take() == (None, None)
+    assert handover.take() == Taken(None, [], [])
+
+
+def test_frames_wait_in_order_up_to_the_bound():
+    handover = Handover(max_frames=3, key=lambda item: item["seq"])
+    for seq in range(1, 4):
+        assert handover.put_frame({"seq": seq}) == 0
+    assert handover.put_frame({"seq": 4}) == 1  # the oldest is pushed out
+    assert handover.put_frame({"seq": 5}) == 1
+    taken = handover.take()
+    assert [f["seq"] for f in taken.frames] == [3, 4, 5] and taken.discarded == [1, 2] and taken.init is None
+    assert handover.take() == Taken()
+    with pytest.raises(ValueError):
+        Handover(max_frames=0)
 
 
 def test_wait_returns_at_the_deadline_and_false_once_stopped():

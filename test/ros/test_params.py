@@ -56,6 +56,9 @@ def test_topic_defaults_come_from_the_topic_table():
     ("status_period", 0.0, "bad parameter: status_period must be > 0, got 0.0"),
     ("cpu_core", -2, "bad parameter: cpu_core must be >= 0, or -1 for no pinning, got -2"),
     ("image_topic", "", "bad parameter: image_topic must be a topic name, got ''"),
+    ("backlog_policy", "fifo", "bad parameter: backlog_policy must be one of drain, latest, got 'fifo'"),
+    ("max_lag", -0.1, "bad parameter: max_lag must be >= 0, got -0.1"),
+    ("max_backlog", 0, "bad parameter: max_backlog must be >= 1, got 0"),
 ])
 def test_rule_violations_are_one_line_errors(name, value, message):
     with pytest.raises(NodeStartupError) as info:

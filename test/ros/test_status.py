@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from cfvgg_ros.ros.status import LostStateMachine, NodeStatus, TrackState
+from cfvgg_ros.ros.status import BacklogMode, LostStateMachine, NodeStatus, TrackState
 
 
 def test_lost_after_n_low_frames_and_recovery():
@@ -48,23 +48,46 @@ def test_status_numbers():
     status = NodeStatus(LostStateMachine(0.5, lost_frames=2), window=10, clock=clock)
     values = dict(status.key_values())
     assert values["state"] == "IDLE" and values["fps"] == "0.00" and values["latency_ms"] == "nan"
-    status.frame_received(dropped_pending=False)
-    status.frame_received(dropped_pending=True)
-    status.initialised(stamp_ns=42)
+    status.frame_received(1000)
+    status.frame_received(1001)
+    status.frames_skipped(1)
+    status.initialised(stamp_ns=42, init_s=0.25)
     for i in range(5):
         clock.t += 0.1
         status.frame_done(1000 + i, score=0.9, tracker_s=0.02)
-        status.latency(0.03, 0.05)
+        status.latency(0.03, 0.05, stamp_ns=1000 + i)
+    status.backlog_state(BacklogMode.CATCHING_UP, 3, 0.125)
     values = dict(status.key_values())
     assert values["state"] == "TRACKING" and values["score"] == "0.9000"
     assert float(values["fps"]) == pytest.approx(10.0)
     assert float(values["tracker_fps"]) == pytest.approx(50.0)
     assert float(values["latency_ms"]) == pytest.approx(30.0)
     assert float(values["stamp_latency_p95_ms"]) == pytest.approx(50.0)
-    assert values["frames_received"] == "2" and values["dropped_frames"] == "1"
+    assert values["frames_received"] == "2" and values["frames_skipped"] == "1"
     assert values["frames_processed"] == "5" and values["init_stamp_ns"] == "42"
     assert values["frame_stamp_ns"] == "1004"
+    assert values["last_result_stamp_ns"] == "1004" and values["last_result_latency_ms"] == "30.00"
+    assert values["mode"] == "catching_up" and values["backlog"] == "3" and values["lag_ms"] == "125.00"
+    assert values["init_ms"] == "250.00" and values["frames_missing"] == "0"
+    assert values["catch_up_frames"] == "" and values["catch_up_ms"] == "nan"
+    status.caught_up(12, 0.4)
+    assert dict(status.key_values())["catch_up_frames"] == "12" and dict(status.key_values())["catch_up_ms"] == "400.00"
     assert status.level() == 0 and status.summary() == "TRACKING"
+    status.backlog_state(BacklogMode.FALLING_BEHIND, 0, 1.5)
+    assert status.level() == 1 and status.summary() == "TRACKING; falling behind: 1 frame(s) skipped so far, backlog 0"
+    status.reset()
+    assert dict(status.key_values())["mode"] == "idle" and status.level() == 0
+
+
+def test_missing_frames_are_counted_from_gaps_in_the_stamps():
+    status = NodeStatus()
+    stamps = [0, 100, 200, 300, 400, 700, 800, 801, 900, 1000, 1300]  # 2 missing after 400, 2 after 1000
+    for stamp in stamps:
+        status.frame_received(stamp)
+    values = dict(status.key_values())
+    assert values["frames_received"] == str(len(stamps)) and values["frames_missing"] == "4"
+    status.frame_received(500)  # stamps went backwards (a bag restarted): no gap counted
+    assert dict(status.key_values())["frames_missing"] == "4"
 
 
 def test_errors_and_lost_raise_the_level():
