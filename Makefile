@@ -8,14 +8,21 @@ STAMP  := $(VENV)/.cfvgg-installed
 SEQ    ?=
 TRACKER ?=
 ARGS   ?=
+# The ROS 2 launch system and ros2 CLI (launch, launch_ros, ros2launch, ros2cli, ...) are not on PyPI:
+# their Jazzy wheels sit in ../shared/wheels/ros2-jazzy-launch when ../shared is beside the checkout
+# (installed with --no-deps: their metadata names ROS packages that mean other things on PyPI). Without
+# them everything else works and the launch tests skip with the reason.
+LAUNCH_WHEELS_DIR ?= ../shared/wheels/ros2-jazzy-launch
+LAUNCH_WHEELS := $(wildcard $(LAUNCH_WHEELS_DIR)/*.whl)
 DEMO_ARGS := $(if $(SEQ),--sequence $(SEQ)) $(if $(TRACKER),--tracker $(TRACKER)) $(ARGS)
 
 .PHONY: setup demo test lint bench-peers clean
 
-$(STAMP): requirements.txt setup.py setup.cfg
+$(STAMP): requirements.txt setup.py setup.cfg $(LAUNCH_WHEELS)
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.txt
+	$(if $(LAUNCH_WHEELS),$(PY) -m pip install --quiet --no-deps $(LAUNCH_WHEELS),@echo "make setup: no $(LAUNCH_WHEELS_DIR): the launch tests will skip")
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 

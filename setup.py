@@ -58,6 +58,7 @@ setup(
             "cfvgg-bag = cfvgg_ros.cli.bag:main",
             "cfvgg-track = cfvgg_ros.cli.track:main",
             "track_node = cfvgg_ros.ros.track_node:main",
+            "track_lifecycle_node = cfvgg_ros.ros.lifecycle_node:main",
         ],
     },
 )

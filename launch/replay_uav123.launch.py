@@ -1,22 +1,27 @@
-"""Replay a tracking bag through the tracking node and record its outputs (real ROS 2 installs).
+"""Replay a tracking bag through the tracking node and record its outputs:
 
     cfvgg-bag make UAV123_10fps/person11 bags/person11
     ros2 launch cfvgg_ros replay_uav123.launch.py bag:=bags/person11 output:=out/person11
     cfvgg-bag score out/person11 --groundtruth bags/person11
 
 Starts the tracking node (executable ``track_node``, node name ``track_node`` so its status is
-``/track_node/status``; ``image``/``camera_info`` remapped to the bag's camera topics), ``ros2 bag
-record`` of the node's outputs and -- after ``play_delay`` seconds for discovery -- ``ros2 bag
-play`` of the input bag (its ``/init_bbox`` and ``/init_bbox_stamped`` initialise the node). When
-playback ends, the launch shuts down after ``tail`` seconds so the last outputs are recorded.
-Every process uses the package's Fast DDS profile unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is set.
-The topic and node names come from the package's one table of them, ``cfvgg_ros.ros.topics``.
+``/track_node/status``; its image and camera_info topics set to the bag's camera topics), a
+recorder of the node's outputs and -- after ``play_delay`` seconds for discovery -- a player of
+the input bag (its ``/init_bbox`` and ``/init_bbox_stamped`` initialise the node): ``ros2 bag
+record / play`` (``bag_tool:=ros2``, a ROS 2 install) or ``cfvgg-bag record / play``
+(``bag_tool:=cfvgg``, rosbags: also in a pip environment). When playback ends, the launch shuts
+down after ``tail`` seconds so the last outputs are recorded. Player and recorder use the
+publishers' Fast DDS profile (config/fastdds_shm.xml), the node its own (config/fastdds_node.xml),
+unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is set. The arguments are the table
+``cfvgg_ros.ros.launch_args.REPLAY_ARGS``, checked before anything starts; the topic and node names
+come from ``cfvgg_ros.ros.topics``.
 """
 
 from launch.actions import (
     DeclareLaunchArgument,
     EmitEvent,
     ExecuteProcess,
+    OpaqueFunction,
     RegisterEventHandler,
     SetEnvironmentVariable,
     TimerAction,
@@ -28,64 +33,70 @@ from launch.substitutions import EnvironmentVariable, LaunchConfiguration, PathJ
 from launch_ros.actions import Node
 from launch_ros.substitutions import FindPackageShare
 
-from cfvgg_ros.ros.topics import CAMERA_INFO, DRIVER_CAMERA_INFO, DRIVER_IMAGE, IMAGE, NODE_NAME, OUTPUT_TOPICS
+from cfvgg_ros.ros.launch_args import REPLAY_ARGS, check
+from cfvgg_ros.ros.topics import (
+    DRIVER_CAMERA_INFO,
+    DRIVER_IMAGE,
+    INIT_BBOX,
+    INIT_BBOX_STAMPED,
+    NODE_NAME,
+    OUTPUT_TOPICS,
+)
+
+SUBSTITUTED_DEFAULTS = {
+    "params_file": lambda share: PathJoinSubstitution([share, "config", "track.yaml"]),
+    "fastdds_profile": lambda share: EnvironmentVariable(
+        "FASTRTPS_DEFAULT_PROFILES_FILE", default_value=PathJoinSubstitution([share, "config", "fastdds_shm.xml"])),
+    "node_fastdds_profile": lambda share: EnvironmentVariable(
+        "FASTRTPS_DEFAULT_PROFILES_FILE", default_value=PathJoinSubstitution([share, "config", "fastdds_node.xml"])),
+}
 
 
-def generate_launch_description():
-    share = FindPackageShare("cfvgg_ros")
-    bag = LaunchConfiguration("bag")
-    output = LaunchConfiguration("output")
-    params_file = LaunchConfiguration("params_file")
-    rate = LaunchConfiguration("rate")
-    play_delay = LaunchConfiguration("play_delay")
-    tail = LaunchConfiguration("tail")
-
-    arguments = [
-        DeclareLaunchArgument("bag", description="input rosbag2 directory made by 'cfvgg-bag make'"),
-        DeclareLaunchArgument("output", default_value="replay_output",
-                              description="new rosbag2 directory for the node's outputs"),
-        DeclareLaunchArgument("params_file",
-                              default_value=PathJoinSubstitution([share, "config", "track.yaml"]),
-                              description="tracking node parameters"),
-        DeclareLaunchArgument(
-            "fastdds_profile",
-            default_value=EnvironmentVariable(
-                "FASTRTPS_DEFAULT_PROFILES_FILE",
-                default_value=PathJoinSubstitution([share, "config", "fastdds_shm.xml"])),
-            description="Fast DDS XML profile of every process here (shared memory, 32 MiB segment)",
-        ),
-        DeclareLaunchArgument("rate", default_value="1.0", description="playback speed factor"),
-        DeclareLaunchArgument("play_delay", default_value="3.0",
-                              description="seconds between starting the node/recorder and playing"),
-        DeclareLaunchArgument("tail", default_value="2.0",
-                              description="seconds to keep recording after playback ends"),
-    ]
-
+def _replay(context):
+    values = check(REPLAY_ARGS, {name: str(value) for name, value in context.launch_configurations.items()})
+    overrides = {"image_topic": DRIVER_IMAGE, "camera_info_topic": DRIVER_CAMERA_INFO}
+    for name in ("tracker", "model"):
+        if values[name]:
+            overrides[name] = values[name]
     track_node = Node(
         package="cfvgg_ros",
         executable="track_node",
         name=NODE_NAME,
-        parameters=[params_file],
-        remappings=[(IMAGE, DRIVER_IMAGE), (CAMERA_INFO, DRIVER_CAMERA_INFO)],
+        parameters=[values["params_file"], overrides],
+        additional_env={"FASTRTPS_DEFAULT_PROFILES_FILE": values["node_fastdds_profile"]},
         output="screen",
     )
-    record = ExecuteProcess(
-        cmd=["ros2", "bag", "record", "--storage", "mcap", "--output", output, *OUTPUT_TOPICS],
-        output="screen",
-    )
-    play = ExecuteProcess(cmd=["ros2", "bag", "play", bag, "--rate", rate], output="screen")
+    if values["bag_tool"] == "cfvgg":
+        record_cmd = ["cfvgg-bag", "record", values["output"], "--storage", "mcap", "--topics", *OUTPUT_TOPICS]
+        # the first frame and the init requests are played only once the node subscribes to them
+        play_cmd = ["cfvgg-bag", "play", values["bag"], "--rate", str(values["rate"]), "--wait-for", DRIVER_IMAGE,
+                    INIT_BBOX, INIT_BBOX_STAMPED]
+    else:
+        record_cmd = ["ros2", "bag", "record", "--storage", "mcap", "--output", values["output"], *OUTPUT_TOPICS]
+        play_cmd = ["ros2", "bag", "play", values["bag"], "--rate", str(values["rate"]), "--delay", "1.0"]
+    record = ExecuteProcess(cmd=record_cmd, output="screen", sigterm_timeout="10")
+    play = ExecuteProcess(cmd=play_cmd, output="screen")
     stop_after_play = RegisterEventHandler(
         OnProcessExit(
             target_action=play,
-            on_exit=[TimerAction(period=tail, actions=[EmitEvent(event=Shutdown(reason="bag played"))])],
+            on_exit=[TimerAction(period=values["tail"], actions=[EmitEvent(event=Shutdown(reason="bag played"))])],
         )
     )
+    return [track_node, record, TimerAction(period=values["play_delay"], actions=[play]), stop_after_play]
+
+
+def generate_launch_description():
+    share = FindPackageShare("cfvgg_ros")
+    arguments = [
+        DeclareLaunchArgument(arg.name, description=arg.description,
+                              default_value=SUBSTITUTED_DEFAULTS[arg.name](share) if arg.name in SUBSTITUTED_DEFAULTS
+                              else arg.launch_default,
+                              **({"choices": list(arg.choices)} if arg.choices else {}))
+        for arg in REPLAY_ARGS
+    ]
     return LaunchDescription([
         *arguments,
-        # the sender's shared-memory segment must hold a whole image: player, node and recorder alike
+        # the player's shared-memory segment must hold a whole image (the node receives over UDP)
         SetEnvironmentVariable("FASTRTPS_DEFAULT_PROFILES_FILE", LaunchConfiguration("fastdds_profile")),
-        track_node,
-        record,
-        TimerAction(period=play_delay, actions=[play]),
-        stop_after_play,
+        OpaqueFunction(function=_replay),
     ])

@@ -6,17 +6,12 @@ test_wheel_install.py)."""
 import ast
 import importlib.metadata
 import re
-import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGE_FILES = [
-    "package.xml", "setup.py", "setup.cfg", "resource", "cfvgg_ros", "launch", "config", "models",
-]
 
 
 def test_package_xml_is_format3_ament_python():
@@ -38,28 +33,12 @@ def test_resource_marker_and_setup_cfg():
     assert "install_scripts=$base/lib/cfvgg_ros" in cfg
 
 
-def test_colcon_build_installs_ament_layout(tmp_path):
-    colcon = shutil.which("colcon", path=str(Path(sys.executable).parent))
-    if colcon is None:
-        pytest.skip("colcon is not installed in this environment (it is in requirements.txt)")
-    src = tmp_path / "src" / "cfvgg_ros"
-    src.mkdir(parents=True)
-    for name in PACKAGE_FILES:
-        path = ROOT / name
-        if path.is_dir():
-            shutil.copytree(path, src / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-        elif path.exists():
-            shutil.copy2(path, src / name)
-    proc = subprocess.run(
-        [colcon, "build", "--event-handlers", "console_direct-"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    install = tmp_path / "install" / "cfvgg_ros"
+def test_colcon_build_installs_ament_layout(colcon_install):
+    install = colcon_install / "cfvgg_ros"
     assert (install / "share" / "ament_index" / "resource_index" / "packages" / "cfvgg_ros").is_file()
     assert (install / "share" / "cfvgg_ros" / "package.xml").is_file()
     scripts = {p.name for p in (install / "lib" / "cfvgg_ros").iterdir()}
-    assert {"cfvgg-bench", "cfvgg-convert", "cfvgg-demo"} <= scripts
+    assert {"cfvgg-bench", "cfvgg-convert", "cfvgg-demo", "track_node", "track_lifecycle_node"} <= scripts
     share = install / "share" / "cfvgg_ros"
     assert (share / "config" / "track.yaml").is_file() and (share / "launch" / "track.launch.py").is_file()
     shipped = share / "models" / "cfvgg_student.onnx"  # the node's default model
@@ -67,6 +46,8 @@ def test_colcon_build_installs_ament_layout(tmp_path):
     # its recorded sha256 (checked at load) and the SROS2 policy are installed too
     assert (share / "models" / "SHA256SUMS").read_bytes() == (ROOT / "models" / "SHA256SUMS").read_bytes()
     assert (share / "config" / "sros2_policy.xml").is_file()
+    assert (share / "config" / "fastdds_node.xml").is_file()
+    assert (share / "launch" / "replay_uav123.launch.py").is_file()
 
 
 # --- declared dependencies -------------------------------------------------------------------
@@ -75,7 +56,7 @@ def test_colcon_build_installs_ament_layout(tmp_path):
 # requirements.txt in a plain venv), never pip requirements of setup.py.
 ROS_IMPORTS = {
     "rclpy", "rcl_interfaces", "builtin_interfaces", "sensor_msgs", "geometry_msgs", "std_msgs",
-    "diagnostic_msgs", "std_srvs", "vision_msgs", "ament_index_python", "launch", "launch_ros",
+    "diagnostic_msgs", "std_srvs", "vision_msgs", "ament_index_python", "launch", "launch_ros", "lifecycle_msgs",
 }
 # install_requires entry -> its rosdep key (rosdistro rosdep/python.yaml), or None where rosdep
 # has no key and package.xml says "pip install <name>" in a comment instead.

@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 TRACKING_COLOUR = (0, 255, 0)  # RGB of the debug box while TRACKING
 OTHER_COLOUR = (255, 0, 0)  # ... in any other state
 TEXT_COLOUR = (255, 255, 0)
+DISTORTION_SIZES = (0, 4, 5, 8, 12, 14)  # coefficient counts cv2.undistortPoints accepts
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,19 @@ class CameraModel:
     @classmethod
     def from_camera_info(cls, msg) -> CameraModel:
         """The model of a sensor_msgs/CameraInfo; ValueError when its K is not a camera matrix
-        (9 finite values, positive focal lengths)."""
+        (9 finite values, positive focal lengths) or its D is not one OpenCV can undistort with
+        (finite; 0, 4, 5, 8, 12 or 14 coefficients, at least 4 for ``equidistant``): a camera_info
+        that every later pose would fail on is refused when it arrives (found by
+        ``benchmarks/dds_fuzz.py``)."""
         k = np.asarray(msg.k, dtype=np.float64)
         if k.size != 9 or not np.all(np.isfinite(k)) or k[0] <= 0 or k[4] <= 0:
-            raise ValueError(f"K = {list(k)} is not a valid camera matrix")
-        return cls(tuple(msg.k), tuple(msg.d), msg.distortion_model or "plumb_bob")
+            raise ValueError(f"K = {k.tolist()} is not a valid camera matrix")
+        d = np.asarray(msg.d, dtype=np.float64).ravel()
+        model = msg.distortion_model or "plumb_bob"
+        sizes = "at least 4" if model == "equidistant" else "0, 4, 5, 8, 12 or 14"
+        if not np.all(np.isfinite(d)) or not (d.size >= 4 if model == "equidistant" else d.size in DISTORTION_SIZES):
+            raise ValueError(f"D = {d.tolist()[:16]} is not a valid {model!r} distortion ({sizes} finite coefficients)")
+        return cls(tuple(msg.k), tuple(msg.d), model)
 
 
 @dataclass(frozen=True)

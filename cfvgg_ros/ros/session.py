@@ -40,12 +40,26 @@ is LOST and no result is published. While LOST the tracker is stepped with
 ``tracker.update``); when that still scores low after ``redetect_after`` LOST frames, the
 template search of :mod:`.redetector` in a window ``s`` times the box may re-initialise the
 tracker (peak >= ``redetect_min_ncc``). ``recover_frames`` good frames return to TRACKING.
+
+Time order of the results: no result is published for a frame older than the newest result
+already published, and the tracker is never stepped back in time. A frame whose header stamp is
+older than the last frame tracked (a late or reordered frame) is not tracked: it is counted
+(``frames_out_of_order``) and logged as a WARN (at most every ``SKIP_LOG_S`` seconds). A re-init
+on a buffered frame older than the newest published result tracks its catch-up without
+publishing it again, up to that result (whose frame gets the new track's result too). When the
+stamps jump back by more than ``STAMP_JUMP_S`` on ``JUMP_CONFIRM_FRAMES`` frames in a row (the
+camera's clock was reset, a bag restarted), the stream has a new time base: the first of them is
+not tracked, from the second on tracking and results go on, logged as a WARN. ``~/reset``
+forgets the order. A stream that stops is reported by the status (``stream: stale`` after
+``stale_after`` seconds without an image, :mod:`cfvgg_ros.ros.status`); nothing is published
+meanwhile, and tracking goes on from the next frame (or goes LOST if the target moved away).
 """
 
 from __future__ import annotations
 
 import bisect
 import math
+import threading
 import time
 from dataclasses import dataclass, fields
 from typing import Protocol
@@ -57,10 +71,14 @@ from cfvgg_ros.ros.init_requests import InitRequest, InitRequestError, fit_box_t
 from cfvgg_ros.ros.params import BACKLOG_POLICIES
 from cfvgg_ros.ros.redetector import TemplateRedetector
 from cfvgg_ros.ros.stamps import format_stamp
-from cfvgg_ros.ros.status import BacklogMode, NodeStatus, TrackState
+from cfvgg_ros.ros.status import STALE_AFTER_S, BacklogMode, NodeStatus, TrackState
 
 ERROR_LOG_REPEAT_S = 2.0  # the same error is logged at most once per this many seconds
+ERROR_LOGS_PER_S = 10  # at most this many error lines a second (a flood of bad input is counted, not all logged)
+ERROR_STATUS_S = 0.1  # an error publishes ~/status at most this often (the next frame or tick shows it anyway)
 SKIP_LOG_S = 2.0  # skipped frames are logged at most once per this many seconds
+STAMP_JUMP_S = 1.0  # a stamp this much older than the last frame tracked may be a new time base ...
+JUMP_CONFIRM_FRAMES = 2  # ... once this many such frames came in a row
 
 
 @dataclass(frozen=True)
@@ -81,11 +99,14 @@ class SessionConfig:
     backlog_policy: str = "drain"
     max_lag: float = 1.0
     max_backlog: int = 90
+    stale_after: float = STALE_AFTER_S
 
     def __post_init__(self) -> None:
         if self.backlog_policy not in BACKLOG_POLICIES:
             raise ValueError(f"backlog_policy must be one of {', '.join(BACKLOG_POLICIES)}, "
                              f"got {self.backlog_policy!r}")
+        if not (math.isfinite(self.stale_after) and self.stale_after > 0):
+            raise ValueError(f"stale_after must be > 0 s, got {self.stale_after!r}")
 
     @classmethod
     def from_params(cls, params: dict) -> SessionConfig:
@@ -130,6 +151,16 @@ class TrackingSession:
         self._frames_lost = 0
         self._redetector: TemplateRedetector | None = None
         self._last_logged: tuple[str, float] = ("", -math.inf)
+        self._error_lock = threading.Lock()  # report_error is called from the callbacks and the worker
+        self._error_window = (-math.inf, 0)  # (start of the current second, error lines logged in it)
+        self._errors_unlogged = 0
+        self._error_status_at = -math.inf
+        self._tracked_ns: int | None = None  # stamp of the last frame given to the tracker
+        self._published_ns: int | None = None  # stamp of the newest result published
+        self._jump_frames = 0  # frames in a row more than STAMP_JUMP_S older than _tracked_ns
+        self._out_of_order_unlogged = 0
+        self._out_of_order_logged_at = -math.inf
+        status.set_stale_after(config.stale_after)
 
     # -- the worker's entry points -------------------------------------------------------------
     @property
@@ -190,6 +221,8 @@ class TrackingSession:
         self._backlog, self._queued = [], set()
         self.deferred = None
         self._pending_skips = self._init_seq = 0
+        self._tracked_ns = self._published_ns = None
+        self._jump_frames = 0
         self.status.reset()
         self._last_good_box = None
         return previous
@@ -290,7 +323,7 @@ class TrackingSession:
             self.tracker.init(target.frame, box)
         except Exception as exc:
             self.reset()
-            self.report_error(f"{where}: tracker init failed ({type(exc).__name__}: {exc}); now IDLE")
+            self.report_error(f"{where}: tracker init failed ({type(exc).__name__}: {exc}); now IDLE", "tracker")
             return False
         self._started = self._clock()
         self._redetector = TemplateRedetector(target.frame, box) if self.config.redetect else None
@@ -313,7 +346,12 @@ class TrackingSession:
         )
         mode = BacklogMode.CATCHING_UP if self._backlog else BacklogMode.LIVE
         self.status.backlog_state(mode, len(self._backlog), 0.0)
-        self.sink.publish_result(target, TrackResult(box, float("nan")))
+        self._tracked_ns, self._jump_frames = target.stamp_ns, 0
+        if self._published_ns is not None and target.stamp_ns < self._published_ns:
+            self.log.info(f"the init frame {format_stamp(target.stamp_ns)} is older than the newest result "
+                          f"published ({format_stamp(self._published_ns)}): its catch-up is tracked, and "
+                          "published from that result's frame on")
+        self._publish(target, TrackResult(box, float("nan")))
         if not newer:
             self.status.frame_done(target.stamp_ns)
         self.sink.publish_status()
@@ -327,12 +365,19 @@ class TrackingSession:
             self.sink.publish_debug(item, None)
             self.sink.publish_status()
             return
+        if not self._in_time_order(item):
+            self.status.frame_out_of_order()
+            self.status.frame_done(item.stamp_ns)
+            self.sink.publish_status()
+            return
+        self._tracked_ns = item.stamp_ns
         start = time.perf_counter()
         try:
             result = self._track(item.frame)
         except Exception as exc:
             self.status.frame_done(item.stamp_ns)
-            self.report_error(f"tracker failed on frame {format_stamp(item.stamp_ns)}: {type(exc).__name__}: {exc}")
+            self.report_error(f"tracker failed on frame {format_stamp(item.stamp_ns)}: {type(exc).__name__}: {exc}",
+                              "tracker")
             return
         tracker_s = time.perf_counter() - start
         try:
@@ -354,9 +399,44 @@ class TrackingSession:
             else:
                 self.log.info(change)
         if state is TrackState.TRACKING:
-            self.sink.publish_result(item, result)
+            self._publish(item, result)
         self.sink.publish_debug(item, result)
         self.sink.publish_status()
+
+    def _publish(self, item: BufferedFrame, result: TrackResult) -> None:
+        """Publish ``item``'s result unless a result for a newer frame went out already."""
+        if self._published_ns is not None and item.stamp_ns < self._published_ns:
+            return
+        self._published_ns = item.stamp_ns
+        self.sink.publish_result(item, result)
+
+    def _in_time_order(self, item: BufferedFrame) -> bool:
+        """Whether ``item`` may be tracked: not older than the last frame tracked, or the second of
+        frames in a row that jumped back by more than ``STAMP_JUMP_S`` (a new time base)."""
+        last = self._tracked_ns
+        if last is None or item.stamp_ns >= last:
+            self._jump_frames = 0
+            return True
+        back_s = (last - item.stamp_ns) / 1e9
+        now = self._clock()
+        if back_s > STAMP_JUMP_S:
+            self._jump_frames += 1
+            if self._jump_frames >= JUMP_CONFIRM_FRAMES:
+                self.log.warning(f"image stamps jumped back {back_s:.3f} s (frame {format_stamp(item.stamp_ns)} "
+                                 f"after {format_stamp(last)}) on {self._jump_frames} frames in a row: a new time "
+                                 "base; tracking and results go on from this frame")
+                self._tracked_ns = self._published_ns = None
+                self._jump_frames = 0
+                return True
+        else:
+            self._jump_frames = 0
+        self._out_of_order_unlogged += 1
+        if now - self._out_of_order_logged_at >= SKIP_LOG_S:
+            self.log.warning(f"frame {format_stamp(item.stamp_ns)} is {back_s:.3f} s older than the last frame "
+                             f"tracked ({format_stamp(last)}): not tracked ({self._out_of_order_unlogged} such "
+                             "frame(s) since the last report; frames_out_of_order in ~/status)")
+            self._out_of_order_unlogged, self._out_of_order_logged_at = 0, now
+        return False
 
     def _track(self, frame) -> TrackResult:
         """One tracker step; while LOST, a re-detection attempt in a widened region."""
@@ -371,7 +451,7 @@ class TrackingSession:
         else:
             result = self.tracker.update(frame)
         threshold = cfg.score_threshold
-        if (math.isfinite(result.score) and result.score >= threshold) or self._redetector is None \
+        if (math.isfinite(result.score) and result.score >= threshold) or self._redetector is None or not cfg.redetect \
                 or self._last_good_box is None or self._frames_lost < cfg.redetect_after:
             return result
         found = self._redetector.relocate(frame, self._last_good_box, scale, cfg.redetect_min_ncc)
@@ -389,11 +469,33 @@ class TrackingSession:
         return TrackResult(box, max(float(threshold), 0.0))
 
     # -- errors ----------------------------------------------------------------------------------
-    def report_error(self, message: str) -> None:
-        """Log ``message`` (the same text at most every few seconds), record it and publish status."""
+    def report_error(self, message: str, kind: str | None = None) -> None:
+        """Record ``message`` (``kind``: see :meth:`NodeStatus.error`), log it and publish status.
+
+        A flood of bad input costs little: the same text is logged at most every
+        ``ERROR_LOG_REPEAT_S`` seconds, at most ``ERROR_LOGS_PER_S`` error lines a second are
+        logged (the next one says how many were not; ``errors`` in ``~/status`` counts them all),
+        and an error publishes ``~/status`` at most every ``ERROR_STATUS_S`` seconds."""
+        self.status.error(message, kind)
         now = self._clock()
-        if message != self._last_logged[0] or now - self._last_logged[1] >= ERROR_LOG_REPEAT_S:
-            self._last_logged = (message, now)
-            self.log.error(message)
-        self.status.error(message)
-        self.sink.publish_status()
+        line = None
+        with self._error_lock:
+            if message != self._last_logged[0] or now - self._last_logged[1] >= ERROR_LOG_REPEAT_S:
+                start, logged = self._error_window
+                if now - start >= 1.0:
+                    start, logged = now, 0
+                if logged < ERROR_LOGS_PER_S:
+                    line, unlogged, self._errors_unlogged = message, self._errors_unlogged, 0
+                    if unlogged:
+                        line += f" ({unlogged} earlier error(s) not logged: too many; all counted in ~/status)"
+                    self._last_logged, logged = (message, now), logged + 1
+                else:
+                    self._errors_unlogged += 1
+                self._error_window = (start, logged)
+            publish = now - self._error_status_at >= ERROR_STATUS_S
+            if publish:
+                self._error_status_at = now
+        if line is not None:
+            self.log.error(line)
+        if publish:
+            self.sink.publish_status()

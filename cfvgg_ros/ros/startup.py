@@ -2,9 +2,12 @@
 
 * :func:`set_up_threads`: pin every thread of the process to one core (``cpu_core`` >= 0), or
   only make OpenCV single-threaded (-1);
-* :func:`build_tracker`: register a plug-in factory ``module:attr``, create the tracker with its
-  ``tracker_params``, warm it up on a dummy frame, and describe the CNN model it loads
-  (:func:`feature_model_of`);
+* :func:`tracker_keywords`: the keywords the tracker is created with -- its settings parameters
+  (:mod:`.tracker_settings`), the ``model`` file for trackers that load the CNN student, and the
+  deprecated ``tracker_params`` / ``model_path``;
+* :func:`build_tracker`: register a plug-in factory ``module:attr`` (only reached with
+  ``allow_plugins``, :func:`cfvgg_ros.ros.params.check_values`), create the tracker, warm it up on
+  a dummy frame, and describe the CNN model it loads (:func:`feature_model_of`);
 * :func:`redetect_mode`: how the tracker looks for a lost target itself (its registered
   capabilities).
 
@@ -20,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from cfvgg_ros.core import REDETECT, Tracker, create_tracker, register_tracker, tracker_info
-from cfvgg_ros.ros.params import NodeStartupError, parse_tracker_params
+from cfvgg_ros.ros.params import PLUGIN_SEPARATOR, NodeStartupError, parse_tracker_params
 
 WARM_UP_SHAPE = (96, 128, 3)  # dummy frame of the warm-up (random texture, seed 0)
 WARM_UP_BOX = (40.0, 30.0, 32.0, 32.0)
@@ -79,15 +82,52 @@ def feature_model_of(name: str, params: dict) -> str:
             f"commit {str(provenance.get('commit', 'unknown'))[:7]}; {sha})")
 
 
-def build_tracker(name: str, params_text: str, model_dir: Path, warm_up: bool = True,
-                  warm_up_updates: int = 8) -> tuple[Tracker, str]:
-    """Create tracker ``name`` with the parameters of ``params_text`` (``{model_path}`` ->
-    ``model_dir``), warm it up (init + ``warm_up_updates`` updates on a dummy frame: a corrupt model
-    fails here, and numba compiles before the first real frame); returns it with the description
-    of its feature model."""
-    if ":" in name:  # a plug-in factory "package.module:attr" not in the registry
+def tracker_keywords(p: dict, settings: dict, models_dir: Path) -> tuple[dict, list[str]]:
+    """The keywords to create tracker ``p["tracker"]`` with, and warnings to log.
+
+    ``settings``: its settings parameters that differ from its defaults
+    (:func:`cfvgg_ros.ros.tracker_settings.declare_settings`). ``p["model"]`` (a file) becomes the
+    ``model_path`` keyword of a tracker that loads the CNN student (and is an error for one that does
+    not). Deprecated: ``p["model_path"]`` naming a file is read as ``model``, naming a folder it is
+    what ``{model_path}`` in ``p["tracker_params"]`` stands for (default ``models_dir``); the keywords
+    of ``tracker_params`` come last (they still override the settings parameters)."""
+    from cfvgg_ros.ros.tracker_settings import BASE_CONFIGS, param_prefix
+
+    name, warnings = p["tracker"], []
+    model, legacy = p["model"], p["model_path"]
+    folder = models_dir
+    if legacy:
+        if Path(legacy).is_dir():
+            folder = Path(legacy)
+            warnings.append(f"parameter 'model_path' is deprecated: it names the folder '{{model_path}}' in "
+                            f"tracker_params stands for ({legacy}); set 'model' to a model file")
+        elif model:
+            warnings.append(f"parameter 'model_path' ({legacy}) is deprecated and ignored: 'model' is set ({model})")
+        else:
+            model = legacy
+            warnings.append(f"parameter 'model_path' is deprecated: reading {legacy} as 'model' (a model file)")
+    extra = parse_tracker_params(p["tracker_params"], folder)
+    if extra and name in BASE_CONFIGS:
+        names = ", ".join(f"{param_prefix(name)}.{k}" for k in sorted(extra))
+        warnings.append(f"parameter 'tracker_params' is deprecated: set {names} instead")
+    kwargs = {**settings, **extra}
+    if model:
+        if not tracker_info(name).cnn_model:
+            raise NodeStartupError(f"tracker {name!r} loads no CNN model: 'model' must be empty, got {model!r}")
+        if not Path(model).is_file():
+            raise NodeStartupError(f"model file not found: {model!r} (parameter 'model')")
+        if "model_path" in extra and extra["model_path"] != model:
+            warnings.append(f"tracker_params model_path {extra['model_path']!r} is ignored: 'model' is {model!r}")
+        kwargs["model_path"] = str(model)
+    return kwargs, warnings
+
+
+def build_tracker(name: str, params: dict, warm_up: bool = True, warm_up_updates: int = 8) -> tuple[Tracker, str]:
+    """Create tracker ``name`` with keywords ``params`` (:func:`tracker_keywords`), warm it up
+    (init + ``warm_up_updates`` updates on a dummy frame: a corrupt model fails here, and numba
+    compiles before the first real frame); returns it with the description of its feature model."""
+    if PLUGIN_SEPARATOR in name:  # a plug-in factory "package.module:attr" not in the registry
         register_tracker(name, name)
-    params = parse_tracker_params(params_text, model_dir)
     try:
         tracker = create_tracker(name, **params)
     except KeyError as exc:

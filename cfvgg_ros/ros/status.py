@@ -19,6 +19,16 @@ counts (received; tracked; skipped by the backlog policy; missing, i.e. never re
 estimated from gaps in the header stamps), the first-frame cost of the last init (the tracker's
 init time, then frames and time until the worker was live), and the last error. Nothing here
 imports ROS; the node turns :meth:`NodeStatus.key_values` into a DiagnosticArray.
+
+The input stream (:class:`StreamState`): ``waiting`` until the first image, ``ok`` while images
+arrive, ``stale`` when none has arrived for ``stale_after`` seconds (``stream_age_ms`` says how
+long; level WARN and the message says so): a camera that stopped is reported even though the
+node itself has nothing to do. A step between header stamps longer than ``stale_after`` is an
+outage (``stream_gaps``), not frames lost in transport; stamps that go backwards are counted
+(``stamp_jumps_back``). Rejected input is counted per kind (``rejected_images``,
+``rejected_inits``, ``rejected_camera_info``; every error also counts in ``errors``), and frames
+not tracked because their stamp is older than a result already published are
+``frames_out_of_order`` (see :mod:`cfvgg_ros.ros.session`).
 """
 
 from __future__ import annotations
@@ -32,6 +42,10 @@ import time
 import numpy as np
 
 STAMP_STEP_WINDOW = 15  # recent steps between header stamps the usual step is the median of
+STALE_AFTER_S = 1.0  # default: the stream is stale after this long without an image (s)
+#: error kinds counted apart in ~/status (``rejected_<kind>``), by the start of the message when
+#: the reporter does not name the kind (the node's callbacks word their errors this way)
+REJECT_KINDS = {"images": "image on ", "inits": "init on ", "camera_info": "camera_info "}
 
 
 class TrackState(enum.Enum):
@@ -47,6 +61,14 @@ class BacklogMode(enum.Enum):
     LIVE = "live"  # the frame just taken was the newest: nothing was waiting behind it
     CATCHING_UP = "catching_up"  # frames wait behind it, within the backlog policy's bounds
     FALLING_BEHIND = "falling_behind"  # the policy skipped frames; until the worker is live again
+
+
+class StreamState(enum.Enum):
+    """Whether images are arriving (see the module docstring)."""
+
+    WAITING = "waiting"  # no image received yet
+    OK = "ok"  # the newest image arrived less than stale_after seconds ago
+    STALE = "stale"  # no image for stale_after seconds or longer
 
 
 class LostStateMachine:
@@ -93,9 +115,11 @@ class LostStateMachine:
 class NodeStatus:
     """Thread-safe run-time status of the tracking node: state machine, counters, timings, errors."""
 
-    def __init__(self, machine: LostStateMachine | None = None, window: int = 30, clock=time.monotonic) -> None:
+    def __init__(self, machine: LostStateMachine | None = None, window: int = 30, clock=time.monotonic,
+                 stale_after_s: float = STALE_AFTER_S) -> None:
         self.machine = machine or LostStateMachine()
         self._clock = clock
+        self.stale_after_s = float(stale_after_s)
         self._lock = threading.Lock()
         self._done_times: collections.deque[float] = collections.deque(maxlen=max(2, window))
         self._tracker_s: collections.deque[float] = collections.deque(maxlen=max(1, window))
@@ -103,6 +127,7 @@ class NodeStatus:
         self._stamp_latency_s: collections.deque[float] = collections.deque(maxlen=max(1, window))
         self._stamp_steps: collections.deque[int] = collections.deque(maxlen=STAMP_STEP_WINDOW)
         self._last_received_stamp: int | None = None
+        self._last_received_at: float | None = None  # clock time of the newest image
         self.score = float("nan")
         self.received = 0
         self.processed = 0
@@ -117,6 +142,10 @@ class NodeStatus:
         self.inits = 0
         self.redetections = 0
         self.errors = 0
+        self.rejected = dict.fromkeys(REJECT_KINDS, 0)
+        self.out_of_order = 0
+        self.stream_gaps = 0
+        self.jumps_back = 0
         self.last_error = ""
         self.last_error_time: float | None = None
         self.frame_stamp_ns: int | None = None
@@ -126,17 +155,44 @@ class NodeStatus:
     def state(self) -> TrackState:
         return self.machine.state
 
+    def set_stale_after(self, seconds: float) -> None:
+        """The stream is ``stale`` after ``seconds`` without an image (> 0)."""
+        if not (math.isfinite(seconds) and seconds > 0):
+            raise ValueError(f"stale_after must be a positive number of seconds, got {seconds}")
+        with self._lock:
+            self.stale_after_s = float(seconds)
+
+    def _stream(self) -> tuple[StreamState, float]:
+        """The stream state and the age of the newest image (s; NaN before the first); lock held."""
+        if self._last_received_at is None:
+            return StreamState.WAITING, float("nan")
+        age = self._clock() - self._last_received_at
+        return (StreamState.STALE if age >= self.stale_after_s else StreamState.OK), age
+
+    def stream_state(self) -> StreamState:
+        with self._lock:
+            return self._stream()[0]
+
     # -- events --------------------------------------------------------------------------------
     def frame_received(self, stamp_ns: int) -> None:
         """A frame stamped ``stamp_ns`` arrived. A step between stamps of more than 1.5 times the
         usual one (the median of the recent steps) counts the frames that should have come
-        between as missing (lost before the node: camera, driver or transport)."""
+        between as missing (lost before the node: camera, driver or transport); a step longer
+        than ``stale_after`` is an outage (``stream_gaps``: the camera stopped, or its clock
+        jumped) and counts none; a stamp older than the previous one counts in
+        ``stamp_jumps_back``."""
         with self._lock:
             self.received += 1
+            self._last_received_at = self._clock()
             previous, self._last_received_stamp = self._last_received_stamp, int(stamp_ns)
+            if previous is not None and stamp_ns < previous:
+                self.jumps_back += 1
             if previous is None or stamp_ns <= previous:
                 return
             step = int(stamp_ns) - previous
+            if step > self.stale_after_s * 1e9:
+                self.stream_gaps += 1
+                return
             usual = sorted(self._stamp_steps)[len(self._stamp_steps) // 2] if self._stamp_steps else step
             if len(self._stamp_steps) >= 3 and step > 1.5 * usual:
                 self.missing += max(0, round(step / usual) - 1)
@@ -202,10 +258,20 @@ class NodeStatus:
         with self._lock:
             self.redetections += 1
 
-    def error(self, message: str) -> None:
-        """Record the latest error (shown in status until a newer one)."""
+    def frame_out_of_order(self) -> None:
+        """A frame was not tracked: its stamp is older than a result already published."""
+        with self._lock:
+            self.out_of_order += 1
+
+    def error(self, message: str, kind: str | None = None) -> None:
+        """Record the latest error (shown in status until a newer one). ``kind``: one of
+        :data:`REJECT_KINDS` for rejected input (None: from the start of the message, if any)."""
+        if kind is None:
+            kind = next((k for k, prefix in REJECT_KINDS.items() if str(message).startswith(prefix)), None)
         with self._lock:
             self.errors += 1
+            if kind in self.rejected:
+                self.rejected[kind] += 1
             self.last_error = str(message)
             self.last_error_time = self._clock()
 
@@ -232,6 +298,7 @@ class NodeStatus:
 
         fps = self.fps()
         with self._lock:
+            stream, age = self._stream()
             tracker_mean = float(np.mean(self._tracker_s)) if self._tracker_s else float("nan")
             lat_mean, lat_p95 = ms(self._latency_s)
             slat_mean, slat_p95 = ms(self._stamp_latency_s)
@@ -260,22 +327,33 @@ class NodeStatus:
                 ("inits", str(self.inits)),
                 ("redetections", str(self.redetections)),
                 ("errors", str(self.errors)),
+                *((f"rejected_{kind}", str(count)) for kind, count in self.rejected.items()),
+                ("frames_out_of_order", str(self.out_of_order)),
+                ("stream", stream.value),
+                ("stream_age_ms", f"{age * 1e3:.0f}"),
+                ("stream_gaps", str(self.stream_gaps)),
+                ("stamp_jumps_back", str(self.jumps_back)),
                 ("last_error", self.last_error),
                 ("frame_stamp_ns", stamp(self.frame_stamp_ns)),
                 ("init_stamp_ns", stamp(self.init_stamp_ns)),
             ]
 
     def level(self, error_hold_s: float = 5.0) -> int:
-        """0 OK, 1 WARN (LOST, falling behind, or an error in the last ``error_hold_s`` seconds)."""
+        """0 OK, 1 WARN (LOST, falling behind, a stale stream, or an error in the last
+        ``error_hold_s`` seconds)."""
         with self._lock:
             recent_error = self.last_error_time is not None and self._clock() - self.last_error_time < error_hold_s
             behind = self.mode is BacklogMode.FALLING_BEHIND and self.machine.state is not TrackState.IDLE
-            return 1 if self.machine.state is TrackState.LOST or behind or recent_error else 0
+            stale = self._stream()[0] is StreamState.STALE
+            return 1 if self.machine.state is TrackState.LOST or behind or recent_error or stale else 0
 
     def summary(self) -> str:
         """One line for DiagnosticStatus.message."""
         with self._lock:
             text = self.machine.state.value
+            stream, age = self._stream()
+            if stream is StreamState.STALE:
+                text += f"; stream stale: no image for {age:.1f} s"
             if self.mode is BacklogMode.FALLING_BEHIND and self.machine.state is not TrackState.IDLE:
                 text += f"; falling behind: {self.skipped} frame(s) skipped so far, backlog {self.backlog}"
             if self.last_error:

@@ -1,29 +1,43 @@
 """ROS 2 tracking node: one target, one CPU core, any tracker from :func:`create_tracker`.
 
 Run it as ``ros2 run cfvgg_ros track_node --ros-args --params-file config/track.yaml``, as
-``cfvgg-track`` (which also selects the shipped Fast DDS profile), or as
-``python -m cfvgg_ros.ros.track_node --ros-args ...``.
+``cfvgg-track``, or as ``python -m cfvgg_ros.ros.track_node --ros-args ...``; the managed
+(lifecycle) variant is :mod:`.lifecycle_node` (``track_lifecycle_node``). Both load the node's
+Fast DDS profile (``config/fastdds_node.xml``) unless ``FASTRTPS_DEFAULT_PROFILES_FILE`` is set.
 
-This module is the wiring: subscriptions, publishers, the ``~/reset`` service and the worker
-thread. What happens to init requests and frames (init on a buffered frame, catch-up, the
-backlog policy, LOST and re-detection) is the ROS-free :mod:`.session`. Beside them: the
-parameters (:mod:`.params`), start-up: threads, tracker, warm-up (:mod:`.startup`), the topic
-names (:mod:`.topics`), init messages (:mod:`.init_requests`), the frame buffer
-(:mod:`.frame_buffer`), the hand-over to the worker (:mod:`.handover`), state and statistics
-(:mod:`.status`), the output messages (:mod:`.outputs`) and the template re-detector
-(:mod:`.redetector`).
+This module is the wiring, shared by both variants: :func:`declare_parameters` (the node's
+parameter table, :mod:`.params`, and the tracker's settings, :mod:`.tracker_settings`) and
+:class:`TrackRuntime`, everything a configured node holds -- the tracker (created and warmed up),
+publishers, the ``~/reset`` service and the worker thread -- with :meth:`~TrackRuntime.activate`
+(subscriptions and timers: tracking starts) and :meth:`~TrackRuntime.deactivate` (they go, the
+target is dropped, nothing more is published). :class:`TrackNode` configures and activates at
+once. What happens to init requests and frames (init on a buffered frame, catch-up, the backlog
+policy, LOST and re-detection) is the ROS-free :mod:`.session`. Beside them: start-up: threads,
+tracker keywords, warm-up (:mod:`.startup`), the topic names (:mod:`.topics`), init messages
+(:mod:`.init_requests`), the frame buffer (:mod:`.frame_buffer`), the hand-over to the worker
+(:mod:`.handover`), state and statistics (:mod:`.status`), the input diagnosis
+(:mod:`.input_monitor`, :mod:`.subscriptions`), the output messages (:mod:`.outputs`) and the
+template re-detector (:mod:`.redetector`).
 
-Inputs: ``image`` (rgb8, bgr8, rgba8, bgra8, mono8), optional ``camera_info``, and the init
-requests ``/init_bbox`` (RegionOfInterest, on the newest frame), ``/init_bbox_stamped``
+Inputs: ``image`` (rgb8, bgr8, rgba8, bgra8, mono8; with ``image_transport: compressed``
+sensor_msgs/CompressedImage jpeg / png on ``<image>/compressed``), optional ``camera_info``, and
+the init requests ``/init_bbox`` (RegionOfInterest, on the newest frame), ``/init_bbox_stamped``
 (PolygonStamped) and, when ``vision_msgs`` is importable, ``/init_detection`` (Detection2D): on
 the buffered frame nearest their header stamp, then caught up through the newer buffered frames,
 a result published for each. An init naming a frame that has not arrived yet (no frame at all,
 or a stamp newer than the newest: the box overtook its image) waits up to ``init_wait`` seconds
 for it. A new init restarts tracking at any time; ``~/reset`` (std_srvs/Trigger) stops it.
+The image and camera_info subscriptions follow the QoS the publishers offer (``image_qos``,
+:mod:`.qos`); a publisher that matched but sends nothing, incompatible QoS and frames lost in
+transport are reported in ``~/status`` (``input``, ``input_hint``) and the log with the likely fix.
 
 Outputs, under the tracked image's header and only while TRACKING: ``target_pose``,
 ``target_roi``, ``target_box``, ``target_detection``; ``~/status`` on every handled frame and every
 ``status_period`` seconds; with ``publish_debug_image``, ``~/debug_image``.
+
+Parameters: read at start-up (the lifecycle node: at configure) and read-only after; the LOST
+thresholds, re-detection, ``max_lag`` and ``publish_debug_image`` may be set at run time
+(``ros2 param set``), checked first: a bad value is refused with the reason.
 
 Processing: the image callback only decodes, buffers and hands the frame to the worker thread.
 The worker tracks the waiting frames under ``backlog_policy`` (default ``drain``: every frame in
@@ -50,23 +64,25 @@ from cfvgg_ros.threads import THREAD_ENV_VARS
 for _var in THREAD_ENV_VARS:  # before numpy / OpenCV / onnxruntime load (message modules import numpy)
     os.environ.setdefault(_var, "1")
 
+import contextlib  # noqa: E402
 import dataclasses  # noqa: E402
 import math  # noqa: E402
+import signal  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import rclpy  # noqa: E402
 from diagnostic_msgs.msg import DiagnosticArray  # noqa: E402
 from geometry_msgs.msg import PolygonStamped, PoseStamped  # noqa: E402
+from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 from rclpy.executors import ExternalShutdownException  # noqa: E402
 from rclpy.node import Node  # noqa: E402
-from sensor_msgs.msg import CameraInfo, Image, RegionOfInterest  # noqa: E402
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, RegionOfInterest  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 
 from cfvgg_ros.core import TrackResult, tracker_info  # noqa: E402
 from cfvgg_ros.ros import outputs, topics  # noqa: E402
-from cfvgg_ros.ros.conversions import ImageConversionError, image_to_rgb  # noqa: E402
+from cfvgg_ros.ros.conversions import ImageConversionError, compressed_to_rgb, image_to_rgb  # noqa: E402
 from cfvgg_ros.ros.frame_buffer import BufferedFrame, FrameBuffer  # noqa: E402
 from cfvgg_ros.ros.handover import Handover  # noqa: E402
 from cfvgg_ros.ros.init_requests import (  # noqa: E402
@@ -75,88 +91,221 @@ from cfvgg_ros.ros.init_requests import (  # noqa: E402
     request_from_polygon,
     request_from_roi,
 )
+from cfvgg_ros.ros.input_monitor import WARN_STATES, InputMonitor  # noqa: E402
 from cfvgg_ros.ros.outputs import Detection2D  # noqa: E402
-from cfvgg_ros.ros.params import NodeStartupError, declare_and_read  # noqa: E402
-from cfvgg_ros.ros.qos import image_qos, init_qos, package_share, results_qos  # noqa: E402
+from cfvgg_ros.ros.params import DYNAMIC, SPECS, NodeStartupError, check_update, declare_and_read  # noqa: E402
+from cfvgg_ros.ros.qos import (  # noqa: E402
+    init_qos,
+    package_share,
+    receive_buffer_warning,
+    results_qos,
+    use_node_fastdds_profile,
+)
 from cfvgg_ros.ros.session import SessionConfig, TrackingSession  # noqa: E402
 from cfvgg_ros.ros.stamps import format_stamp, stamp_to_ns  # noqa: E402
-from cfvgg_ros.ros.startup import build_tracker, redetect_mode, set_up_threads  # noqa: E402
+from cfvgg_ros.ros.startup import build_tracker, redetect_mode, set_up_threads, tracker_keywords  # noqa: E402
 from cfvgg_ros.ros.status import LostStateMachine, NodeStatus  # noqa: E402
+from cfvgg_ros.ros.subscriptions import AdaptiveSubscription  # noqa: E402
+from cfvgg_ros.ros.tracker_settings import declare_settings  # noqa: E402
 
 NODE_NAME = topics.NODE_NAME
 EXIT_STARTUP_ERROR = 2
+GRAPH_POLL_S = 0.5  # how often the input subscriptions look at the publishers on their topics
+COMPRESSED_SUFFIX = "/compressed"  # image_transport's sub-topic of the "compressed" transport
 
 
-class TrackNode(Node):
-    """The tracking node (see the module docstring). Raises :class:`NodeStartupError` when it
-    cannot start."""
+def declare_parameters(node) -> tuple[dict, dict]:
+    """Declare the node's parameters and the tracker's settings on ``node``; returns the checked
+    values and the tracker keywords set by its settings parameters (differing from its defaults).
+    Raises :class:`NodeStartupError` with a one-line reason."""
+    values = declare_and_read(node)
+    settings = declare_settings(node, values["tracker"])
+    return values, settings
 
-    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
-        super().__init__(node_name, **kwargs)
-        p = self.p = declare_and_read(self)
+
+class TrackRuntime:
+    """A configured tracking node's parts (see the module docstring): built here (tracker created
+    and warmed up, publishers, ``~/reset``, worker thread); :meth:`activate` subscribes and starts
+    the timers, :meth:`deactivate` undoes that and drops the target, :meth:`destroy` frees it all.
+    Raises :class:`NodeStartupError` when the tracker cannot be built."""
+
+    def __init__(self, node: Node, p: dict, settings: dict) -> None:
+        self.node, self.p = node, p
+        log = self.log = node.get_logger()
+        self.active = False
         self._pinned = set_up_threads(p["cpu_core"])
-        if p["score_threshold"] < 0:
-            p["score_threshold"] = tracker_info(p["tracker"]).lost_threshold
-        model_dir = Path(p["model_path"]) if p["model_path"] else package_share() / "models"
-        self.tracker, self.model_description = build_tracker(p["tracker"], p["tracker_params"], model_dir,
-                                                             p["warm_up"], p["warm_up_updates"])
-        self.status = NodeStatus(LostStateMachine(p["score_threshold"], p["lost_frames"], p["recover_frames"]))
+        kwargs, warnings = tracker_keywords(p, settings, package_share() / "models")
+        for warning in warnings:
+            log.warning(warning)
+        self.tracker_kwargs = kwargs
+        self.tracker, self.model_description = build_tracker(p["tracker"], kwargs, p["warm_up"],
+                                                             p["warm_up_updates"])
+        threshold = self._score_threshold(p["score_threshold"])
+        self.status = NodeStatus(LostStateMachine(threshold, p["lost_frames"], p["recover_frames"]))
         self.buffer = FrameBuffer(p["buffer_seconds"], p["buffer_max_frames"])
         # callbacks -> worker: the newest init and the frames (only the newest under "latest")
         self.handover = Handover(1 if p["backlog_policy"] == "latest" else p["max_backlog"], key=lambda f: f.seq)
-        config = dataclasses.replace(SessionConfig.from_params(p),
-                                     image_topic=self.resolve_topic_name(p["image_topic"]))
-        self.session = TrackingSession(self.tracker, config, self.status, self.buffer, self, self.get_logger(),
+        self.image_topic = p["image_topic"] + (COMPRESSED_SUFFIX if p["image_transport"] == "compressed" else "")
+        config = dataclasses.replace(SessionConfig.from_params({**p, "score_threshold": threshold}),
+                                     image_topic=node.resolve_topic_name(self.image_topic))
+        self.session = TrackingSession(self.tracker, config, self.status, self.buffer, self, log,
                                        redetect_mode(self.tracker))
+        self.monitor = InputMonitor(config.image_topic, p["image_qos"], p["input_warn_after"])
         self._seq = 0
         self._track_lock = threading.Lock()  # held while the session is used or reset
         self._camera: outputs.CameraModel | None = None
         self._status_lock = threading.Lock()
-
-        self._create_interfaces()
+        self._inputs: list[AdaptiveSubscription] = []
+        self._subscriptions: list = []
+        self._timers: list = []
+        self._input_state = ""
+        self._create_outputs()
         self._worker = threading.Thread(target=self._worker_loop, name="track_node_worker", daemon=True)
         self._worker.start()
-        self.get_logger().info(
-            f"tracking with {p['tracker']!r} on {config.image_topic} "
-            f"(image QoS {p['image_qos']}, cpu core {self._pinned if self._pinned is not None else 'any'}, "
+        extra = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if k != "model_path")
+        log.info(
+            f"tracking with {p['tracker']!r}{f' ({extra})' if extra else ''} on {config.image_topic} "
+            f"(image_transport {p['image_transport']}, image QoS {p['image_qos']}, cpu core "
+            f"{self._pinned if self._pinned is not None else 'any'}, "
             f"re-detection: {self.session.redetect_mode}{' + template' if p['redetect'] else ''}, "
             f"backlog_policy {p['backlog_policy']} (max_lag {p['max_lag']:g} s, max_backlog {p['max_backlog']})); "
             f"feature model: {self.model_description}"
         )
-        self.publish_status()
+        rmem = receive_buffer_warning()
+        if rmem:
+            log.warning(rmem)
 
-    def _create_interfaces(self) -> None:
-        p, out_qos = self.p, results_qos()
-        self.pub_pose = self.create_publisher(PoseStamped, topics.TARGET_POSE, out_qos)
-        self.pub_roi = self.create_publisher(RegionOfInterest, topics.TARGET_ROI, out_qos)
-        self.pub_box = self.create_publisher(PolygonStamped, topics.TARGET_BOX, out_qos)
-        self.pub_detection = (self.create_publisher(Detection2D, topics.TARGET_DETECTION, out_qos)
+    def _score_threshold(self, value: float) -> float:
+        return value if value >= 0 else tracker_info(self.p["tracker"]).lost_threshold
+
+    # -- interfaces ----------------------------------------------------------------------------
+    def _create_outputs(self) -> None:
+        node, out_qos = self.node, results_qos()
+        self.pub_pose = node.create_publisher(PoseStamped, topics.TARGET_POSE, out_qos)
+        self.pub_roi = node.create_publisher(RegionOfInterest, topics.TARGET_ROI, out_qos)
+        self.pub_box = node.create_publisher(PolygonStamped, topics.TARGET_BOX, out_qos)
+        self.pub_detection = (node.create_publisher(Detection2D, topics.TARGET_DETECTION, out_qos)
                               if Detection2D is not None else None)
-        self.pub_status = self.create_publisher(DiagnosticArray, topics.STATUS, out_qos)
-        self.pub_debug = (self.create_publisher(Image, topics.DEBUG_IMAGE, out_qos)
-                          if p["publish_debug_image"] else None)
+        self.pub_status = node.create_publisher(DiagnosticArray, topics.STATUS, out_qos)
+        self.pub_debug = None
+        self._set_debug_publisher(self.p["publish_debug_image"])
+        self.reset_service = node.create_service(Trigger, topics.RESET_SERVICE, self._on_reset)
 
-        in_qos = image_qos(p["image_qos"])
-        self.create_subscription(Image, p["image_topic"], self._on_image, in_qos)
+    def _set_debug_publisher(self, enabled: bool) -> None:
+        if enabled and self.pub_debug is None:
+            self.pub_debug = self.node.create_publisher(Image, topics.DEBUG_IMAGE, results_qos())
+        elif not enabled and self.pub_debug is not None:
+            publisher, self.pub_debug = self.pub_debug, None
+            self.node.destroy_publisher(publisher)
+
+    def activate(self) -> None:
+        """Subscribe to the inputs and start the timers: tracking starts."""
+        if self.active:
+            return
+        node, p = self.node, self.p
+        if p["image_transport"] == "compressed":
+            image = AdaptiveSubscription(node, CompressedImage, self.image_topic, self._on_compressed,
+                                         p["image_qos"], self.monitor, self.log)
+        else:
+            image = AdaptiveSubscription(node, Image, self.image_topic, self._on_image, p["image_qos"],
+                                         self.monitor, self.log)
+        self._inputs = [image]
         if p["camera_info_topic"]:
-            self.create_subscription(CameraInfo, p["camera_info_topic"], self._on_camera_info, in_qos)
+            self._inputs.append(AdaptiveSubscription(node, CameraInfo, p["camera_info_topic"], self._on_camera_info,
+                                                     p["image_qos"], log=self.log))
         inits = [(RegionOfInterest, "init_bbox_topic", request_from_roi),
                  (PolygonStamped, "init_bbox_stamped_topic", request_from_polygon)]
         if Detection2D is not None:
             inits.append((Detection2D, "init_detection_topic", request_from_detection))
+        self._subscriptions = []
         for msg_type, param, parse in inits:
             topic = p[param]
-            self.create_subscription(msg_type, topic, lambda m, parse=parse, topic=topic:
-                                     self._submit_init(parse, m, topic), init_qos())
-        self.create_service(Trigger, topics.RESET_SERVICE, self._on_reset)
-        self.create_timer(p["status_period"], self.publish_status)
+            self._subscriptions.append(node.create_subscription(
+                msg_type, topic, lambda m, parse=parse, topic=topic: self._submit_init(parse, m, topic), init_qos()))
+        self._timers = [node.create_timer(p["status_period"], self.publish_status),
+                        node.create_timer(GRAPH_POLL_S, self._poll_inputs)]
+        self.active = True
+        self.publish_status()
+
+    def deactivate(self) -> None:
+        """Unsubscribe and stop the timers; drop the target (IDLE) and everything waiting."""
+        if not self.active:
+            return
+        self.active = False
+        node = self.node
+        for timer in self._timers:
+            node.destroy_timer(timer)
+        for subscription in self._subscriptions:
+            node.destroy_subscription(subscription)
+        for adaptive in self._inputs:
+            adaptive.destroy()
+        self._timers, self._subscriptions, self._inputs = [], [], []
+        with self._track_lock:
+            self.handover.clear()
+            self.session.reset()
+
+    def destroy(self) -> None:
+        """Deactivate, stop the worker and destroy the publishers and the service (the tracker and
+        its model are released with this object)."""
+        self.deactivate()
+        self.stop()
+        node = self.node
+        for publisher in (self.pub_pose, self.pub_roi, self.pub_box, self.pub_detection, self.pub_status,
+                          self.pub_debug):
+            if publisher is not None:
+                node.destroy_publisher(publisher)
+        node.destroy_service(self.reset_service)
+        self.tracker = None
+        self.session.tracker = None
+
+    def _poll_inputs(self) -> None:
+        for adaptive in self._inputs:
+            change = adaptive.refresh()
+            if change:
+                self.log.info(change)
+        diagnosis = self.monitor.diagnose()
+        if diagnosis.state != self._input_state:
+            if diagnosis.warn:
+                self.log.warning(f"image input {diagnosis.state}: {diagnosis.hint}")
+            elif self._input_state in WARN_STATES:
+                self.log.info(f"image input {diagnosis.state}" + (f": {diagnosis.hint}" if diagnosis.hint else ""))
+            self._input_state = diagnosis.state
+
+    # -- run-time parameter changes -----------------------------------------------------------
+    def apply(self, name: str, value) -> None:
+        """A checked run-time change of parameter ``name`` (one of :data:`~.params.DYNAMIC`)."""
+        self.p[name] = value
+        with self._track_lock:
+            session, machine = self.session, self.status.machine
+            if name == "score_threshold":
+                value = self._score_threshold(value)
+                machine.score_threshold = float(value)
+            elif name == "lost_frames":
+                machine.lost_frames = int(value)
+            elif name == "recover_frames":
+                machine.recover_frames = int(value)
+            elif name == "publish_debug_image":
+                self._set_debug_publisher(bool(value))
+            if name in {f.name for f in dataclasses.fields(SessionConfig)}:
+                session.config = dataclasses.replace(session.config, **{name: value})
+        self.log.info(f"parameter {name} set to {self.p[name]!r}"
+                      + (f" (threshold {value:g})" if name == "score_threshold" else ""))
 
     # -- callbacks (executor thread): decode and buffer only -----------------------------------
     def _on_image(self, msg: Image) -> None:
+        self._accept(msg, image_to_rgb)
+
+    def _on_compressed(self, msg: CompressedImage) -> None:
+        self._accept(msg, compressed_to_rgb)
+
+    def _accept(self, msg, decode) -> None:
         received_ns = time.monotonic_ns()
-        topic = self.p["image_topic"]
+        self.monitor.frame()
+        if not self.active:
+            return
+        topic = self.session.config.image_topic
         try:
-            frame = image_to_rgb(msg)
+            frame = decode(msg, max_pixels=self.p["max_image_pixels"])
         except ImageConversionError as exc:
             self.session.report_error(f"image on {topic!r} rejected: {exc}")
             return
@@ -169,8 +318,7 @@ class TrackNode(Node):
         self.status.frame_received(item.stamp_ns)
         self.handover.put_frame(item)
         if not in_order:
-            self.get_logger().info(f"image stamps went backwards ({format_stamp(item.stamp_ns)}): "
-                                   "frame buffer restarted")
+            self.log.info(f"image stamps went backwards ({format_stamp(item.stamp_ns)}): frame buffer restarted")
 
     def _on_camera_info(self, msg: CameraInfo) -> None:
         try:
@@ -179,6 +327,8 @@ class TrackNode(Node):
             self.session.report_error(f"camera_info ignored: {exc}")
 
     def _submit_init(self, parse, msg, topic: str) -> None:
+        if not self.active:
+            return
         try:
             request = parse(msg, topic)
         except InitRequestError as exc:
@@ -195,7 +345,7 @@ class TrackNode(Node):
             previous = self.session.reset()
         response.success = True
         response.message = f"tracking reset: {previous.value} -> IDLE"
-        self.get_logger().info(response.message)
+        self.log.info(response.message)
         self.publish_status()
         return response
 
@@ -218,11 +368,13 @@ class TrackNode(Node):
                 try:
                     session.advance(self.handover.take())
                 except Exception as exc:  # never let the worker die
-                    self.get_logger().error(f"internal error in the tracking worker: {exc!r}")
+                    self.log.error(f"internal error in the tracking worker: {exc!r}")
                     session.report_error(f"internal error: {type(exc).__name__}: {exc}")
 
     # -- outputs (the session's sink) ----------------------------------------------------------
     def publish_result(self, item: BufferedFrame, result: TrackResult) -> None:
+        if not self.active:
+            return
         height, width = item.frame.shape[:2]
         msgs = outputs.result_messages(item.header, result.box, result.score, width, height, self._camera,
                                        self.p["tracker"])
@@ -231,30 +383,92 @@ class TrackNode(Node):
         self.pub_box.publish(msgs.polygon)
         if self.pub_detection is not None:
             self.pub_detection.publish(msgs.detection)
-        now_ns = self.get_clock().now().nanoseconds
+        now_ns = self.node.get_clock().now().nanoseconds
         stamp_latency = (now_ns - item.stamp_ns) / 1e9 if item.stamp_ns > 0 else None
         self.status.latency((time.monotonic_ns() - item.received_ns) / 1e9, stamp_latency, item.stamp_ns)
 
     def publish_debug(self, item: BufferedFrame, result: TrackResult | None) -> None:
-        if self.pub_debug is None or self.pub_debug.get_subscription_count() == 0:
+        publisher = self.pub_debug
+        if not self.active or publisher is None or publisher.get_subscription_count() == 0:
             return
         state = self.status.state.value
         msg = (outputs.debug_image_msg(item.header, item.frame, state) if result is None
                else outputs.debug_image_msg(item.header, item.frame, state, result.box, result.score))
-        self.pub_debug.publish(msg)
+        publisher.publish(msg)
 
     def publish_status(self) -> None:
+        if not self.active:
+            return
+        diagnosis = self.monitor.diagnose()
         values = [*self.status.key_values(), ("backlog_policy", self.p["backlog_policy"]),
-                  ("model", self.model_description)]
-        array = outputs.status_msg(self.get_clock().now().to_msg(), f"{self.get_name()}: tracking",
-                                   self.status.level(), self.status.summary(), str(self.p["tracker"]), values)
+                  ("model", self.model_description), *self.monitor.key_values(diagnosis)]
+        level, summary = self.status.level(), self.status.summary()
+        if diagnosis.warn:
+            level, summary = max(level, 1), f"{summary}; input {diagnosis.state}: {diagnosis.hint}"
+        array = outputs.status_msg(self.node.get_clock().now().to_msg(), f"{self.node.get_name()}: tracking",
+                                   level, summary, str(self.p["tracker"]), values)
         with self._status_lock:
             self.pub_status.publish(array)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the node until shutdown; returns the exit code (2 when it cannot start)."""
-    args = list(sys.argv if argv is None else argv)
+class ParameterUpdates:
+    """The run-time parameter callbacks of a tracking node: :meth:`validate` (on-set: a bad value
+    of a run-time parameter is refused with the reason) and :meth:`applied` (post-set: hands the
+    change to the runtime, when there is one)."""
+
+    def __init__(self, node, values: dict, runtime=lambda: None) -> None:
+        self.values, self._runtime = values, runtime
+        node.add_on_set_parameters_callback(self.validate)
+        node.add_post_set_parameters_callback(self.applied)
+
+    def validate(self, parameters) -> SetParametersResult:
+        for parameter in parameters:
+            if parameter.name in DYNAMIC:
+                try:
+                    check_update(parameter.name, parameter.value)
+                except NodeStartupError as exc:
+                    return SetParametersResult(successful=False, reason=str(exc))
+        return SetParametersResult(successful=True)
+
+    def applied(self, parameters) -> None:
+        runtime = self._runtime()
+        for parameter in parameters:
+            if parameter.name in DYNAMIC:
+                value = SPECS[parameter.name].coerce(parameter.value)
+                self.values[parameter.name] = value
+                if runtime is not None:
+                    runtime.apply(parameter.name, value)
+
+
+class TrackNode(Node):
+    """The tracking node, configured and active from construction (see the module docstring).
+    Raises :class:`NodeStartupError` when it cannot start."""
+
+    def __init__(self, node_name: str = NODE_NAME, **kwargs) -> None:
+        super().__init__(node_name, **kwargs)
+        self.p, settings = declare_parameters(self)
+        self.runtime = TrackRuntime(self, self.p, settings)
+        self.updates = ParameterUpdates(self, self.p, lambda: self.runtime)
+        self.runtime.activate()
+
+    def start(self) -> None:
+        """Nothing more to do: the plain node is active from construction."""
+
+    def stop(self) -> None:
+        """Stop the worker thread (call before destroying the node)."""
+        self.runtime.stop()
+
+
+def prepare_process(argv: list[str] | None) -> list[str]:
+    """Before ``rclpy.init``: the node's Fast DDS profile unless one is set; the arguments."""
+    use_node_fastdds_profile()
+    return list(sys.argv if argv is None else argv)
+
+
+def run(node_factory, argv: list[str] | None = None) -> int:
+    """Create the node with ``node_factory()`` after ``rclpy.init`` and spin it until shutdown;
+    returns the exit code (2 when it cannot start)."""
+    args = prepare_process(argv)
     logger = rclpy.logging.get_logger(NODE_NAME)
     try:
         rclpy.init(args=args)
@@ -262,20 +476,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{NODE_NAME}] cannot initialise ROS (check --ros-args): {exc}", file=sys.stderr)
         return EXIT_STARTUP_ERROR
     try:
-        node = TrackNode()
+        node = node_factory()
     except NodeStartupError as exc:
         logger.fatal(f"cannot start: {exc}")
         rclpy.try_shutdown()
         return EXIT_STARTUP_ERROR
     try:
+        node.start()
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        with contextlib.suppress(ValueError):  # a second Ctrl-C (launch forwards one) must not cut the cleanup
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
         node.stop()
         node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the node until shutdown; returns the exit code (2 when it cannot start)."""
+    return run(TrackNode, argv)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""launch/replay_uav123.launch.py, checked without ROS launch (not installable here): parsed with
-``ast``; every package, executable, share file and launch argument it names must exist."""
+"""launch/replay_uav123.launch.py, checked without the ROS launch packages (a fresh clone may lack
+them; test/ros/test_launch.py runs it for real): parsed with ``ast``; every package, executable,
+share file and launch argument it names must exist."""
 
 from __future__ import annotations
 
@@ -46,11 +47,18 @@ def test_launch_defines_generate_launch_description(tree):
     assert {"DeclareLaunchArgument", "ExecuteProcess", "Node", "LaunchConfiguration"} <= imported
 
 
-def test_declared_arguments_match_the_ones_used(tree):
-    declared = {call.args[0].value for call in _calls(tree, "DeclareLaunchArgument")}
+def test_declared_arguments_come_from_the_replay_table(tree):
+    from cfvgg_ros.ros.launch_args import REPLAY_ARGS
+
+    names = {arg.name for arg in REPLAY_ARGS}
     used = {call.args[0].value for call in _calls(tree, "LaunchConfiguration")}
-    assert declared == used
-    assert {"bag", "output"} <= declared
+    assert used <= names
+    assert {"bag", "output", "bag_tool"} <= names
+    defaults = next(node for node in tree.body if isinstance(node, ast.Assign)
+                    and getattr(node.targets[0], "id", None) == "SUBSTITUTED_DEFAULTS")
+    assert {key.value for key in defaults.value.keys} <= names
+    assert any(getattr(node.iter, "id", None) == "REPLAY_ARGS" for node in ast.walk(tree)
+               if isinstance(node, ast.comprehension))
 
 
 def test_share_files_exist(tree):
@@ -74,14 +82,13 @@ def test_node_package_and_executable_exist(tree):
     assert executable in scripts
 
 
-def test_bag_processes_use_ros2_bag_with_known_options(tree):
-    commands = []
-    for call in _calls(tree, "ExecuteProcess"):
-        cmd = _kwarg(call, "cmd")
-        commands.append([e.value if isinstance(e, ast.Constant) else None for e in cmd.elts
-                         if not isinstance(e, ast.Starred)])
-    verbs = sorted(c[2] for c in commands)
-    assert verbs == ["play", "record"]
-    assert all(c[:2] == ["ros2", "bag"] for c in commands)
-    options = {word for c in commands for word in c if isinstance(word, str) and word.startswith("-")}
-    assert options <= {"--storage", "--output", "--rate"}
+def test_bag_commands_name_known_tools_and_options(tree):
+    commands = [[e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+                for node in ast.walk(tree) if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], "id", "").endswith("_cmd")]
+    assert len(commands) == 4  # record and play, for each bag tool
+    verbs = sorted((c[0], c[2] if c[0] == "ros2" else c[1]) for c in commands)
+    assert verbs == [("cfvgg-bag", "play"), ("cfvgg-bag", "record"), ("ros2", "play"), ("ros2", "record")]
+    assert "cfvgg-bag" in _console_scripts()
+    options = {word for c in commands for word in c if word.startswith("-")}
+    assert options <= {"--storage", "--output", "--rate", "--delay", "--topics", "--wait-for"}

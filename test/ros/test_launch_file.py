@@ -1,122 +1,90 @@
-"""launch/track.launch.py (launch/launch_ros are not installable here): parsed with ``ast``, every
-path, executable and parameter it names must exist; config/track.yaml must match the node's
-parameters; the Fast DDS profile must be well-formed with a ~32 MiB shared-memory segment."""
+"""The launch files and config files, without running them (``test_launch.py`` runs them): the
+launch argument table and its checks, the launch files declare exactly that table (when launch is
+installed), name installed executables and files; config/track.yaml matches the node's parameters;
+the Fast DDS profiles are well-formed (publishers': a ~32 MiB shared-memory segment; the node's:
+readers on UDP with a large receive buffer, writers on shared memory too)."""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 import yaml
 
+from cfvgg_ros.ros.launch_args import REPLAY_ARGS, TRACK_ARGS, check
+
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH = ROOT / "launch" / "track.launch.py"
-KNOWN_IMPORTS = {
-    "launch": {"LaunchDescription"},
-    "launch.actions": {"DeclareLaunchArgument", "SetEnvironmentVariable"},
-    "launch.substitutions": {"EnvironmentVariable", "LaunchConfiguration", "PathJoinSubstitution"},
-    "launch_ros.actions": {"Node"},
-    "launch_ros.parameter_descriptions": {"ParameterValue"},
-    "launch_ros.substitutions": {"FindPackageShare"},
-    "cfvgg_ros.ros.topics": {"DRIVER_IMAGE", "DRIVER_CAMERA_INFO"},
-}
-
-
-@pytest.fixture(scope="module")
-def tree() -> ast.Module:
-    return ast.parse(LAUNCH.read_text(), filename=str(LAUNCH))
-
-
-def _calls(tree: ast.AST, name: str) -> list[ast.Call]:
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call) and getattr(n.func, "id", None) == name]
-
-
-def _first_str(call: ast.Call) -> str:
-    assert call.args and isinstance(call.args[0], ast.Constant), ast.dump(call)
-    return call.args[0].value
-
-
-def _keyword(call: ast.Call, name: str):
-    return next((k.value for k in call.keywords if k.arg == name), None)
+LAUNCH_FILES = {"track.launch.py": TRACK_ARGS, "replay_uav123.launch.py": REPLAY_ARGS}
+NS = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
 
 
 def _node_parameters() -> dict:
-    """name -> default of every node parameter."""
     from cfvgg_ros.ros.params import PARAMETERS
 
     return {spec.name: spec.default for spec in PARAMETERS}
 
 
-def _setup_tree() -> ast.Module:
-    return ast.parse((ROOT / "setup.py").read_text())
+def _console_scripts() -> dict:
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    scripts = [s.value for call in ast.walk(tree) if isinstance(call, ast.Call) for k in call.keywords
+               if k.arg == "entry_points" for key, value in zip(k.value.keys, k.value.values, strict=True)
+               if key.value == "console_scripts" for s in value.elts]
+    return {s.split("=")[0].strip(): s.split("=")[1].strip() for s in scripts}
 
 
-def test_imports_only_standard_launch_names(tree):
-    imports = [n for n in tree.body if isinstance(n, ast.ImportFrom)]
-    assert imports
-    for node in imports:
-        assert node.module in KNOWN_IMPORTS, node.module
-        assert {a.name for a in node.names} <= KNOWN_IMPORTS[node.module]
-    functions = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert functions == ["generate_launch_description"]
+def test_launch_argument_checks():
+    values = check(TRACK_ARGS, {})
+    assert values["cpu_core"] == -1 and values["lifecycle"] is False and values["autostart"] is True
+    assert values["respawn_delay"] == 2.0 and values["tracker"] == ""
+    assert check(TRACK_ARGS, {"camera_info_topic": "none"})["camera_info_topic"] == ""
+    for given, reason in ((("cpu_core", "two"), "launch argument cpu_core:='two' must be an integer"),
+                          (("cpu_core", "-2"), "must be >= 0, or -1 for no pinning"),
+                          (("lifecycle", "yes"), "launch argument lifecycle:='yes' is not one of 'true', 'false'"),
+                          (("respawn_delay", "-1"), "launch argument respawn_delay:='-1' must be >= 0")):
+        with pytest.raises(ValueError, match=reason.replace("(", r"\(").replace(")", r"\)")):
+            check(TRACK_ARGS, dict([given]))
+    with pytest.raises(ValueError, match="launch argument bag is required"):
+        check(REPLAY_ARGS, {"bag": ""})
+    names = [a.name for a in TRACK_ARGS]
+    assert len(names) == len(set(names)) and all(a.description for a in TRACK_ARGS + REPLAY_ARGS)
 
 
-def test_declared_arguments_cover_the_issue_and_every_use(tree):
-    declared = {_first_str(c) for c in _calls(tree, "DeclareLaunchArgument")}
-    assert {"image_topic", "params_file", "model_path", "cpu_core"} <= declared
-    used = {_first_str(c) for c in _calls(tree, "LaunchConfiguration")}
-    assert used <= declared, used - declared
-    assert declared <= used, declared - used  # no argument is declared for nothing
-    for call in _calls(tree, "DeclareLaunchArgument"):
-        assert _keyword(call, "default_value") is not None and _keyword(call, "description") is not None
-
-
-def test_paths_it_names_exist_and_are_installed(tree):
-    joined = [[e.value for e in c.args[0].elts if isinstance(e, ast.Constant)]
-              for c in _calls(tree, "PathJoinSubstitution")]
-    assert ["config", "track.yaml"] in joined and ["config", "fastdds_shm.xml"] in joined
+@pytest.mark.parametrize("name", sorted(LAUNCH_FILES))
+def test_launch_files_use_the_table_and_installed_executables(name):
+    path = ROOT / "launch" / name
+    tree = ast.parse(path.read_text(), filename=str(path))
+    assert [n.name for n in tree.body if isinstance(n, ast.FunctionDef)][-1] == "generate_launch_description"
+    scripts = _console_scripts()
+    executables = {k.value.value for n in ast.walk(tree) if isinstance(n, ast.Call) for k in n.keywords
+                   if k.arg == "executable"}
+    assert executables and executables <= set(scripts), executables - set(scripts)
+    assert scripts["track_node"] == "cfvgg_ros.ros.track_node:main"
+    assert scripts["track_lifecycle_node"] == "cfvgg_ros.ros.lifecycle_node:main"
+    joined = [[e.value for e in c.args[0].elts if isinstance(e, ast.Constant)] for c in ast.walk(tree)
+              if isinstance(c, ast.Call) and getattr(c.func, "id", None) == "PathJoinSubstitution"]
     setup_text = (ROOT / "setup.py").read_text()
     for parts in joined:
-        path = ROOT.joinpath(*parts)
-        assert path.exists(), path
+        assert ROOT.joinpath(*parts).exists(), parts
         assert f'glob("{parts[0]}/' in setup_text  # installed into the package share by data_files
-    assert 'glob("launch/*.launch.py")' in setup_text
-    assert [_first_str(c) for c in _calls(tree, "FindPackageShare")] == ["cfvgg_ros"]
 
 
-def test_node_executable_and_parameters_exist(tree):
-    (node,) = _calls(tree, "Node")
-    assert _keyword(node, "package").value == "cfvgg_ros"
-    package_xml = ET.parse(ROOT / "package.xml").getroot()
-    assert package_xml.findtext("name") == "cfvgg_ros"
-    executable = _keyword(node, "executable").value
-    scripts = [
-        s.value for call in ast.walk(_setup_tree()) if isinstance(call, ast.Call)
-        for k in call.keywords if k.arg == "entry_points"
-        for key, value in zip(k.value.keys, k.value.values, strict=True) if key.value == "console_scripts"
-        for s in value.elts
-    ]
-    entry = {s.split("=")[0].strip(): s.split("=")[1].strip() for s in scripts}
-    assert executable in entry, f"setup.py console_scripts lacks {executable!r}: {sorted(entry)}"
-    module, func = entry[executable].split(":")
-    assert entry[executable] == "cfvgg_ros.ros.track_node:main"
-    assert (ROOT / (module.replace(".", "/") + ".py")).is_file() and func == "main"
-    assert entry.get("cfvgg-track") == "cfvgg_ros.cli.track:main"
+@pytest.mark.parametrize("name", sorted(LAUNCH_FILES))
+def test_launch_files_declare_exactly_the_table(name):
+    if importlib.util.find_spec("launch_ros") is None:
+        pytest.skip("launch_ros is not installed (make setup installs it from ../shared/wheels)")
+    from launch.actions import DeclareLaunchArgument
 
-    params = _keyword(node, "parameters")
-    dicts = [e for e in params.elts if isinstance(e, ast.Dict)]
-    names = {k.value for d in dicts for k in d.keys}
-    assert names and names <= set(_node_parameters()), names - set(_node_parameters())
-    assert _keyword(node, "name").value == "track_node"
-
-
-def test_fastdds_profile_env_is_set_for_the_node(tree):
-    (env,) = _calls(tree, "SetEnvironmentVariable")
-    assert _first_str(env) == "FASTRTPS_DEFAULT_PROFILES_FILE"
-    (fallback,) = _calls(tree, "EnvironmentVariable")
-    assert _first_str(fallback) == "FASTRTPS_DEFAULT_PROFILES_FILE"  # a user's own profile wins
+    spec = importlib.util.spec_from_file_location(name.replace(".", "_"), ROOT / "launch" / name)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    declared = [e for e in module.generate_launch_description().entities if isinstance(e, DeclareLaunchArgument)]
+    table = LAUNCH_FILES[name]
+    assert [d.name for d in declared] == [a.name for a in table]
+    for d, arg in zip(declared, table, strict=True):
+        assert d.description.startswith(arg.description) and (d.choices or []) == list(arg.choices)
 
 
 def test_config_yaml_matches_the_node_parameters():
@@ -130,15 +98,29 @@ def test_config_yaml_matches_the_node_parameters():
         assert type(value) is type(default), name
 
 
-def test_fastdds_profile_has_a_32_mib_shm_segment():
-    root = ET.parse(ROOT / "config" / "fastdds_shm.xml").getroot()
-    ns = {"f": "http://www.eprosima.com/XMLSchemas/fastRTPS_Profiles"}
-    descriptors = root.findall(".//f:transport_descriptor", ns)
-    kinds = {d.findtext("f:type", namespaces=ns): d for d in descriptors}
-    assert set(kinds) == {"SHM", "UDPv4"}
-    assert int(kinds["SHM"].findtext("f:segment_size", namespaces=ns)) == 32 * 1024 * 1024
-    participant = root.find(".//f:participant", ns)
+def _profile(name: str):
+    root = ET.parse(ROOT / "config" / name).getroot()
+    descriptors = {d.findtext("f:type", namespaces=NS): d for d in root.findall(".//f:transport_descriptor", NS)}
+    participant = root.find(".//f:participant", NS)
     assert participant.get("is_default_profile") == "true"
-    used = {t.text for t in participant.findall(".//f:userTransports/f:transport_id", ns)}
-    assert used == {d.findtext("f:transport_id", namespaces=ns) for d in descriptors}
-    assert participant.findtext(".//f:useBuiltinTransports", namespaces=ns) == "false"
+    used = {t.text for t in participant.findall(".//f:userTransports/f:transport_id", NS)}
+    assert used == {d.findtext("f:transport_id", namespaces=NS) for d in descriptors.values()}
+    assert participant.findtext(".//f:useBuiltinTransports", namespaces=NS) == "false"
+    return descriptors, participant
+
+
+def test_fastdds_profile_has_a_32_mib_shm_segment():
+    descriptors, _ = _profile("fastdds_shm.xml")
+    assert set(descriptors) == {"SHM", "UDPv4"}
+    assert int(descriptors["SHM"].findtext("f:segment_size", namespaces=NS)) == 32 * 1024 * 1024
+
+
+def test_node_profile_receives_over_udp_with_a_large_buffer():
+    from cfvgg_ros.ros.qos import NODE_RECEIVE_BUFFER
+
+    descriptors, participant = _profile("fastdds_node.xml")
+    assert set(descriptors) == {"SHM", "UDPv4"}
+    assert int(descriptors["SHM"].findtext("f:segment_size", namespaces=NS)) == 32 * 1024 * 1024
+    assert int(descriptors["UDPv4"].findtext("f:receiveBufferSize", namespaces=NS)) == NODE_RECEIVE_BUFFER
+    locators = participant.findall(".//f:defaultUnicastLocatorList/f:locator/*", NS)
+    assert [loc.tag.split("}")[1] for loc in locators] == ["udpv4"]  # every reader announces UDP only

@@ -50,6 +50,14 @@ def test_camera_model_from_camera_info():
     for bad in ([0.0] * 9, [300.0, 0, 160, 0, float("nan"), 120, 0, 0, 1], [1.0] * 4):
         with pytest.raises(ValueError, match="is not a valid camera matrix"):
             outputs.CameraModel.from_camera_info(NS(k=bad, d=[], distortion_model="plumb_bob"))
+    # a distortion every later pose would fail on (cv2.undistortPoints) is refused at once (DDS fuzz finding)
+    for d, model in (([0.1, 0.2, 0.0], "plumb_bob"), ([0.1] * 7, ""), ([float("nan")] * 5, "plumb_bob"),
+                     ([0.1, 0.2], "equidistant"), ([float("inf")] * 4, "equidistant")):
+        with pytest.raises(ValueError, match="is not a valid .* distortion"):
+            outputs.CameraModel.from_camera_info(NS(k=list(K), d=d, distortion_model=model))
+    for d, model in (([0.1] * 8, "rational_polynomial"), ([0.1] * 4, "equidistant"), ([0.01] * 14, "plumb_bob")):
+        camera = outputs.CameraModel.from_camera_info(NS(k=list(K), d=d, distortion_model=model))
+        assert np.all(np.isfinite([outputs.pose_msg(HEADER, (150.0, 110.0, 20.0, 20.0), camera).pose.position.x]))
 
 
 @pytest.mark.parametrize("box, expected", [

@@ -12,13 +12,17 @@ pytest.importorskip("rclpy", reason="rclpy (ROS 2 Jazzy wheels) is not installed
 
 from cfvgg_ros.ros import topics  # noqa: E402
 from cfvgg_ros.ros.params import (  # noqa: E402
+    DYNAMIC,
     PARAMETERS,
     SPECS,
     NodeStartupError,
     ParamSpec,
+    check_update,
     check_values,
     declare_and_read,
+    default_tracker,
     defaults,
+    deprecation_warnings,
     parse_tracker_params,
 )
 
@@ -28,7 +32,10 @@ def test_table_names_are_unique_and_defaults_pass_their_own_checks():
     assert len(names) == len(set(names)) == len(SPECS)
     assert check_values(defaults()) == defaults()
     assert all(type(spec.default) in (bool, int, float, str) for spec in PARAMETERS)
-    assert all(spec.description and spec.read_only for spec in PARAMETERS)
+    assert all(spec.description for spec in PARAMETERS)
+    # only the safe ones change at run time: thresholds, re-detection, the debug image, max_lag
+    assert DYNAMIC == {"score_threshold", "lost_frames", "recover_frames", "redetect", "redetect_search_scale",
+                       "redetect_min_ncc", "redetect_after", "max_lag", "publish_debug_image"}
 
 
 def test_topic_defaults_come_from_the_topic_table():
@@ -40,7 +47,15 @@ def test_topic_defaults_come_from_the_topic_table():
 
 
 @pytest.mark.parametrize("name, value, message", [
-    ("image_qos", "fastest", "bad parameter: image_qos must be one of sensor_data, reliable, got 'fastest'"),
+    ("image_qos", "fastest",
+     "bad parameter: image_qos must be one of best_available, sensor_data, reliable, got 'fastest'"),
+    ("image_transport", "theora", "bad parameter: image_transport must be one of raw, compressed, got 'theora'"),
+    ("max_image_pixels", 0, "bad parameter: max_image_pixels must be >= 1, got 0"),
+    ("input_warn_after", 0.0, "bad parameter: input_warn_after must be > 0, got 0.0"),
+    ("tracker", "", "bad parameter: tracker must be a tracker name, got ''"),
+    ("tracker", "conftest:SlowTracker", "tracker 'conftest:SlowTracker' names a plug-in factory (module:attr), "
+                                        "which imports and runs code: set allow_plugins:=true to allow it "
+                                        "(a read-only parameter, off by default)"),
     ("buffer_seconds", -0.5, "bad parameter: buffer_seconds must be >= 0, got -0.5"),
     ("buffer_max_frames", 0, "bad parameter: buffer_max_frames must be >= 1, got 0"),
     ("init_stamp_tolerance", -1.0, "bad parameter: init_stamp_tolerance must be >= 0, got -1.0"),
@@ -120,8 +135,12 @@ def test_declare_and_read_declares_every_parameter_with_its_description():
     assert list(node.declared) == [spec.name for spec in PARAMETERS]
     assert values["tracker"] == "eco-hc" and values["lost_frames"] == 5 and values["redetect_search_scale"] == 3.0
     descriptor = node.declared["redetect_min_ncc"]
-    assert descriptor.description == SPECS["redetect_min_ncc"].description
+    assert descriptor.description == SPECS["redetect_min_ncc"].description + " [changeable at run time]"
     assert descriptor.dynamic_typing and descriptor.additional_constraints == "in [-1, 1]"
+    assert not descriptor.read_only and descriptor.floating_point_range[0].from_value == -1.0
+    tracker = node.declared["tracker"]
+    assert tracker.read_only and tracker.description == SPECS["tracker"].description
+    assert node.declared["tracker_params"].description.startswith("DEPRECATED (use the '<tracker>.<setting>'")
 
 
 def test_declare_and_read_errors():
@@ -146,3 +165,31 @@ def test_parse_tracker_params(tmp_path):
         parse_tracker_params("{a: [", models)
     with pytest.raises(NodeStartupError, match="must be a mapping, got list"):
         parse_tracker_params("[1, 2]", models)
+
+
+def test_plugins_are_opt_in():
+    assert SPECS["allow_plugins"].default is False and SPECS["allow_plugins"].read_only
+    values = check_values({**defaults(), "tracker": "conftest:SlowTracker", "allow_plugins": True})
+    assert values["tracker"] == "conftest:SlowTracker"
+
+
+def test_run_time_updates_are_checked():
+    assert check_update("score_threshold", 0) == 0.0
+    assert check_update("redetect", False) is False
+    with pytest.raises(NodeStartupError, match="bad parameter: lost_frames must be >= 1, got 0"):
+        check_update("lost_frames", 0)
+    with pytest.raises(NodeStartupError, match="parameter 'redetect_min_ncc' must be float"):
+        check_update("redetect_min_ncc", "high")
+    with pytest.raises(NodeStartupError, match="parameter 'tracker' is read-only after start"):
+        check_update("tracker", "eco-hc")
+
+
+def test_deprecated_parameters_warn_only_when_set():
+    assert deprecation_warnings(defaults()) == []
+    warnings = deprecation_warnings({**defaults(), "tracker_params": "{a: 1}", "model_path": "/m"})
+    assert warnings == ["parameter 'tracker_params' is deprecated: use the '<tracker>.<setting>' parameters",
+                        "parameter 'model_path' is deprecated: use 'model'"]
+
+
+def test_default_tracker_comes_from_the_table():
+    assert default_tracker() == SPECS["tracker"].default

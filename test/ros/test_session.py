@@ -340,3 +340,84 @@ def test_config_rejects_unknown_policies_and_reads_node_parameters():
     config = SessionConfig.from_params(params)
     assert config.max_lag == 0.25 and config.backlog_policy == "drain" and config.max_backlog == 90
     assert config.score_threshold == 0.15
+
+
+def _odd_frame(rig: Rig, painted: int, stamp_ns: int) -> BufferedFrame:
+    """A frame with a chosen stamp (late, or from a reset clock), received now; ``painted`` is what
+    the fake tracker and sink see."""
+    rig.camera.next += 1
+    image = np.zeros((48, 64, 3), np.uint8)
+    image[0, 0, 0] = painted
+    item = BufferedFrame(rig.camera.next, stamp_ns, image, None, int(round(rig.clock.t * 1e9)))
+    rig.buffer.push(item)
+    rig.status.frame_received(stamp_ns)
+    return item
+
+
+def test_a_late_frame_is_not_tracked_and_no_older_result_is_published():
+    rig = Rig()
+    frames = [rig.camera.frame() for _ in range(6)]
+    rig.session.advance(Taken(InitRequest(BOX, "/init_bbox_stamped", stamp(0)), frames))
+    rig.finish()
+    late = _odd_frame(rig, 203, stamp(3))  # frame 3 delivered again, late
+    rig.session.enqueue([late, rig.camera.frame(), rig.camera.frame()])
+    rig.finish()
+    assert 203 not in rig.tracker.seen and rig.sink.results == [0, 1, 2, 3, 4, 5, 7, 8]
+    values = rig.values()
+    assert values["frames_out_of_order"] == "1" and values["stamp_jumps_back"] == "1"
+    assert values["frame_stamp_ns"] == str(stamp(8)) and values["state"] == "TRACKING"
+    assert [m for m in rig.log.text("warning") if "older than the last frame tracked" in m]
+
+
+def test_stamps_jumping_back_for_good_start_a_new_time_base():
+    rig = Rig()
+    frames = [rig.camera.frame() for _ in range(5)]
+    rig.session.advance(Taken(InitRequest(BOX, "/init_bbox_stamped", stamp(0)), frames))
+    rig.finish()
+    back = [_odd_frame(rig, 100 + k, stamp(k) - 100 * 10**9) for k in range(5, 9)]  # the clock was reset
+    rig.session.enqueue(back)
+    rig.finish()
+    assert rig.tracker.seen == [1, 2, 3, 4, 106, 107, 108]  # the first frame after the jump is not tracked
+    assert rig.sink.results == [0, 1, 2, 3, 4, 106, 107, 108]
+    assert rig.values()["frames_out_of_order"] == "1"
+    assert [m for m in rig.log.text("warning") if "jumped back 99.933 s" in m and "new time base" in m]
+
+
+def test_a_reinit_on_an_older_frame_does_not_publish_its_catch_up_again():
+    rig = Rig()
+    frames = [rig.camera.frame() for _ in range(10)]
+    rig.session.advance(Taken(InitRequest(BOX, "/init_bbox_stamped", stamp(0)), frames))
+    rig.finish()
+    assert rig.sink.results == list(range(10))
+    rig.session.advance(Taken(InitRequest(BOX, "/init_bbox_stamped", stamp(5)), []))  # drawn on frame 5
+    rig.finish()
+    assert rig.tracker.inits == [0, 5] and rig.tracker.seen[-4:] == [6, 7, 8, 9]  # caught up again ...
+    # ... without publishing frames 5..8 twice; the newest one (9) gets the new track's result
+    assert rig.sink.results == [*range(10), 9]
+    rig.session.enqueue([rig.camera.frame()])
+    rig.finish()
+    assert rig.sink.results == [*range(10), 9, 10] and rig.values()["frames_out_of_order"] == "0"
+    rig.session.reset()  # a reset forgets the order: a new track may publish any frame
+    rig.session.advance(Taken(InitRequest(BOX, "/init_bbox_stamped", stamp(2)), []))
+    assert rig.sink.results[-1] == 2
+
+
+def test_stale_after_is_checked_and_reaches_the_status():
+    with pytest.raises(ValueError, match="stale_after"):
+        SessionConfig(score_threshold=0.5, stale_after=0.0)
+    rig = Rig(stale_after=2.5)
+    assert rig.status.stale_after_s == 2.5
+
+
+def test_a_flood_of_errors_is_counted_but_logged_and_published_at_a_bounded_rate():
+    rig = Rig()
+    for i in range(100):  # 100 different errors within 0.1 s
+        rig.session.report_error(f"image on 'image' rejected: bad {i}")
+        rig.clock.t += 0.001
+    assert rig.values()["errors"] == "100" and rig.values()["rejected_images"] == "100"
+    assert len(rig.log.text("error")) == 10 and rig.sink.statuses == 1
+    rig.clock.t += 1.0
+    rig.session.report_error("image on 'image' rejected: bad again")
+    last = rig.log.text("error")[-1]
+    assert last.startswith("image on 'image' rejected: bad again (90 earlier error(s) not logged")
+    assert rig.sink.statuses == 2

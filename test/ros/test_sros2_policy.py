@@ -103,26 +103,30 @@ def test_policy_covers_every_topic_and_service_of_the_node():
 def test_policy_allows_no_more_than_the_node_uses():
     root = _parse(POLICY.read_text())
     published, served = _node_interfaces()
-    own = {topics.resolve(n) for n in published} | {topics.resolve(n) for n in sros2_policy.NODE_PUBLISHED}
+    own = {topics.resolve(n) for n in (*published, *sros2_policy.NODE_PUBLISHED, *sros2_policy.LIFECYCLE_PUBLISHED)}
     assert _allowed(root, "topics", "publish") == own
     assert not list(root.iter("actions")) and not _allowed(root, "services", "request")
     assert not any("*" in (e.text or "") for e in root.iter()), "no wildcards"
 
 
-def test_policy_covers_what_every_rclpy_node_serves_and_publishes():
+@pytest.mark.parametrize("lifecycle", [False, True], ids=["node", "lifecycle_node"])
+def test_policy_covers_what_every_rclpy_node_serves_and_publishes(lifecycle):
     """A plain rclpy node (same rclpy as the tracking node) in its own context: its automatic
-    services (parameters, type description) and publishers (/rosout, /parameter_events)."""
+    services (parameters, type description) and publishers (/rosout, /parameter_events); and a
+    rclpy lifecycle node (track_lifecycle_node): its lifecycle services and ~/transition_event."""
     rclpy = pytest.importorskip("rclpy", reason="rclpy (ROS 2 Jazzy wheels) is not installed")
+    from rclpy.lifecycle import LifecycleNode
+
     context = rclpy.Context()
     rclpy.init(context=context)
-    name = f"sros2_probe_{os.getpid()}"
-    node = rclpy.create_node(name, context=context)
+    name = f"sros2_probe_{os.getpid()}_{int(lifecycle)}"
+    node = LifecycleNode(name, context=context) if lifecycle else rclpy.create_node(name, context=context)
     try:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             services = {s for s, _ in node.get_service_names_and_types_by_node(name, "/")}
             publishers = {t for t, _ in node.get_publisher_names_and_types_by_node(name, "/")}
-            if services and publishers:
+            if services and publishers and (not lifecycle or f"/{name}/change_state" in services):
                 break
             time.sleep(0.05)
     finally:
@@ -131,6 +135,8 @@ def test_policy_covers_what_every_rclpy_node_serves_and_publishes():
     root = _parse(sros2_policy.policy_xml(node_name=name))
     assert services and services <= _allowed(root, "services", "reply", name), services
     assert publishers and publishers <= _allowed(root, "topics", "publish", name), publishers
+    if lifecycle:
+        assert f"/{name}/transition_event" in publishers and f"/{name}/get_state" in services
 
 
 def test_generator_cli_for_another_namespace_and_inputs(tmp_path, capsys):

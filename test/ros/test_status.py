@@ -112,3 +112,36 @@ def test_default_score_thresholds_follow_the_tracker():
     assert tracker_info("eco-hc").lost_threshold == 0.10
     assert tracker_info("opencv-csrt").lost_threshold == 0.5  # found 1 / lost 0
     assert tracker_info("my_pkg.trackers:Factory").lost_threshold == 0.5  # plug-ins: the default
+
+
+def test_a_stream_without_images_for_stale_after_seconds_is_stale():
+    clock = _Clock()
+    status = NodeStatus(clock=clock, stale_after_s=1.0)
+    values = dict(status.key_values())
+    assert values["stream"] == "waiting" and values["stream_age_ms"] == "nan" and status.level() == 0
+    status.frame_received(10**9)
+    clock.t += 0.5
+    assert dict(status.key_values())["stream"] == "ok" and status.level() == 0
+    clock.t += 0.6
+    values = dict(status.key_values())
+    assert values["stream"] == "stale" and values["stream_age_ms"] == "1100"
+    assert status.level() == 1 and status.summary() == "IDLE; stream stale: no image for 1.1 s"
+    status.frame_received(10**9 + 5 * 10**9)  # 5 s later by the stamps: an outage, not missing frames
+    values = dict(status.key_values())
+    assert values["stream"] == "ok" and values["stream_gaps"] == "1" and values["frames_missing"] == "0"
+    assert status.level() == 0
+    status.frame_received(10**9)  # the stamps went backwards
+    assert dict(status.key_values())["stamp_jumps_back"] == "1"
+
+
+def test_rejected_input_is_counted_by_kind():
+    status = NodeStatus()
+    status.error("image on 'image' rejected: unsupported image encoding 'x'")
+    status.error("init on '/init_bbox' rejected: box is NaN")
+    status.error("camera_info ignored: K has NaN")
+    status.error("tracker failed on frame 1.0: boom", "tracker")
+    status.error("something else")
+    status.frame_out_of_order()
+    values = dict(status.key_values())
+    assert values["errors"] == "5" and values["frames_out_of_order"] == "1"
+    assert (values["rejected_images"], values["rejected_inits"], values["rejected_camera_info"]) == ("1", "1", "1")

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-BASE = {"image_qos": "reliable", "camera_info_topic": "", "status_period": 0.5, "warm_up": False}
+BASE = {"allow_plugins": True, "image_qos": "reliable", "camera_info_topic": "", "status_period": 0.5, "warm_up": False}
 
 
 def _node(tmp_path_factory, ros_client, h, name: str, params: dict):

@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-PARAMS = {"tracker": "conftest:FaultyTracker", "image_qos": "reliable", "camera_info_topic": "",
+PARAMS = {"tracker": "conftest:FaultyTracker", "allow_plugins": True, "image_qos": "reliable", "camera_info_topic": "",
           "buffer_seconds": 0.5, "status_period": 0.5}
 
 

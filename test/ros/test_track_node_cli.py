@@ -27,10 +27,10 @@ def cli_node(tmp_path_factory, ros_client, h):
     assert proc.stop() == 0, proc.log()[-3000:]
 
 
-def test_cfvgg_track_uses_shm_profile_and_sensor_data_qos(cli_node):
+def test_cfvgg_track_uses_the_node_profile_and_best_available_qos(cli_node):
     log = cli_node.log()
-    assert "fastdds_shm.xml" in log
-    assert "image QoS sensor_data" in log
+    assert "fastdds_node.xml" in log
+    assert "image QoS best_available" in log
     assert "tracking with 'opencv-csrt'" in log
 
 
@@ -125,7 +125,14 @@ def test_corrupt_model_exits_with_clear_error(tmp_path, h):
 
 @pytest.mark.parametrize("params, reason", [
     ({"tracker": "no-such-tracker"}, "unknown tracker 'no-such-tracker'"),
-    ({"image_qos": "fastest"}, "image_qos must be one of sensor_data, reliable, got 'fastest'"),
+    ({"image_qos": "fastest"}, "image_qos must be one of best_available, sensor_data, reliable, got 'fastest'"),
+    ({"tracker": "conftest:SixthUpdateFails"}, "set allow_plugins:=true to allow it"),
+    ({"model": "/nonexistent/student.onnx"}, "model file not found: '/nonexistent/student.onnx'"),
+    ({"tracker": "eco-hc", "model": __file__}, "tracker 'eco-hc' loads no CNN model: 'model' must be empty"),
+    ({"tracker": "eco-hc", "eco_hc.learning_rate": 1.5},
+     "bad parameter: eco_hc.learning_rate must be in (0, 1), got 1.5"),
+    ({"tracker": "eco-hc", "eco_hc.min_image_sample_size": 1e9},
+     "need 0 < min_image_sample_size <= max_image_sample_size"),
     ({"lost_frames": "three"}, "parameter 'lost_frames' must be int"),
 ])
 def test_bad_configuration_exits_with_clear_error(tmp_path, h, params, reason):
@@ -135,6 +142,7 @@ def test_bad_configuration_exits_with_clear_error(tmp_path, h, params, reason):
 
 
 def test_warm_up_runs_the_configured_number_of_updates(tmp_path, h):
-    code, log = _start_fails(h, tmp_path, {"tracker": "conftest:SixthUpdateFails", "warm_up_updates": 8})
+    code, log = _start_fails(h, tmp_path, {"tracker": "conftest:SixthUpdateFails", "allow_plugins": True,
+                                             "warm_up_updates": 8})
     assert code == 2, log
     assert "failed its warm-up" in log and "6th update reached" in log and "Traceback" not in log
