@@ -39,7 +39,7 @@ DEFAULT_SEQUENCES = ("UAV123_10fps/wakeboard7", "UAV123_10fps/wakeboard4", "UAV1
 ALL_720P = "all720p"
 BUDGET_MEAN_MS = 10.0
 BUDGET_P99_MS = 20.0
-DEFAULT_TRACKERS = "feco,eco-hc,opencv-nano"
+DEFAULT_TRACKERS = "cfvgg,feco,opencv-nano"
 STAGE_ABBREV = {
     "cnn": "cnn",
     "hog_colour": "hog",
@@ -105,7 +105,7 @@ def make_tracker(spec: str, profile: bool):
     from cfvgg_ros.core.registry import create_tracker
 
     name, params = parse_tracker(spec)
-    if profile and name in ("feco", "eco-hc"):
+    if profile and name in ("feco", "eco-hc", "cfvgg"):
         params = {**params, "profile": True}
     return create_tracker(name, **params)
 

@@ -18,7 +18,7 @@ With the parameter ``autostart`` it configures and activates itself right after 
 after a respawn (``track.launch.py lifecycle:=true autostart:=true``); else a lifecycle manager
 (Nav2's ``lifecycle_manager``, ``ros2 lifecycle set``) drives it.
 
-The node's parts are those of the plain node, :class:`~cfvgg_ros.ros.track_node.TrackRuntime`
+The node's parts are those of the plain node, :class:`~cfvgg_ros.ros.runtime.TrackRuntime`
 (built at configure, activated at activate): nothing of the tracking is duplicated here.
 """
 
@@ -35,7 +35,8 @@ for _var in THREAD_ENV_VARS:  # before numpy / OpenCV / onnxruntime load
 from rclpy.lifecycle import LifecycleNode, TransitionCallbackReturn  # noqa: E402
 
 from cfvgg_ros.ros.params import NodeStartupError  # noqa: E402
-from cfvgg_ros.ros.track_node import NODE_NAME, ParameterUpdates, TrackRuntime, declare_parameters, run  # noqa: E402
+from cfvgg_ros.ros.runtime import NODE_NAME, ParameterUpdates, TrackRuntime, declare_parameters  # noqa: E402
+from cfvgg_ros.ros.track_node import run  # noqa: E402
 
 
 class LifecycleTrackNode(LifecycleNode):

@@ -9,7 +9,7 @@ changed at run time: :func:`check_update` validates a change and a bad value is 
 one-line reason (``SetParametersResult.reason``), never applied.
 
 The tracker's own settings are parameters too, generated from its config dataclass
-(:mod:`.tracker_settings`: ``feco.search_area_scale`` ...); ``tracker_params`` (a YAML mapping in
+(:mod:`.tracker_settings`: ``cfvgg.search_area_scale`` ...); ``tracker_params`` (a YAML mapping in
 a string) and ``model_path`` (a folder) are deprecated aliases kept for old params files.
 
 :func:`declare_and_read` declares the table on a node and returns the checked values;
@@ -148,12 +148,12 @@ class ParamSpec:
 
 #: Every node parameter, in declaration order (the defaults match config/track.yaml).
 PARAMETERS: tuple[ParamSpec, ...] = (
-    ParamSpec("tracker", "feco", "tracker name for create_tracker() (cfvgg-bench --list); a plug-in factory "
+    ParamSpec("tracker", "cfvgg", "tracker name for create_tracker() (cfvgg-bench --list); a plug-in factory "
                                  "'module:attr' only with allow_plugins", non_empty=True, rule="a tracker name"),
     ParamSpec("allow_plugins", False, "allow 'tracker' to name a plug-in factory 'module:attr', which imports and "
                                       "runs that module's code; off: registered trackers only"),
-    ParamSpec("model", "", "ONNX CNN feature model (a file) of trackers that use one (feco, fkcf, fdeepstrcf, ...); "
-                           "empty: the shipped student models/cfvgg_student.onnx"),
+    ParamSpec("model", "", "ONNX CNN feature model (a file) of trackers that use one (cfvgg, feco, fkcf, "
+                           "fdeepstrcf, ...); empty: the shipped student models/cfvgg_student.onnx"),
     ParamSpec("tracker_params", "{}", "tracker keywords as a YAML mapping in a string; set the typed "
                                       "'<tracker>.<setting>' parameters instead (plug-in factories and trackers "
                                       "without settings parameters still take their keywords here); "
@@ -196,7 +196,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("init_wait", 0.5, "an init for a frame not received yet (none yet, or a newer stamp) waits "
                                 "this long (s)", low=0),
     ParamSpec("score_threshold", -1.0, "a frame scoring below this is a miss (the scale depends on the "
-                                       "tracker); negative: the tracker's default (feco 0.15, eco-hc 0.10, "
+                                       "tracker); negative: the tracker's default (cfvgg 0.05, feco 0.15, eco-hc 0.10, "
                                        "others 0.5)", finite=True, dynamic=True),
     ParamSpec("lost_frames", 3, "consecutive misses before LOST", low=1, dynamic=True),
     ParamSpec("recover_frames", 2, "consecutive good frames before LOST returns to TRACKING", low=1, dynamic=True),

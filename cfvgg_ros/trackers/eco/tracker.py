@@ -293,6 +293,10 @@ class ECOTracker(Tracker):
         self.frames_since_last_train = 0
         self.accepted_peak = None  # running mean of the response peaks of updated frames (update_gate)
         self.velocity = np.zeros(2)  # last frame's displacement (motion_prediction)
+        self.low_streak = 0  # consecutive frames below redetect_threshold
+        self.confident_pos = self.pos.copy()  # position of the last frame at or above it
+        self._ring_next = 0  # next ring direction of the spread re-detection
+        self._ring_radius = None  # radius (target sizes) of the ring search requested by redetect()
         self.target_sz = self.base_target_sz * self.current_scale
         self.scale_filter = None
         if self._scale_filter_cls is not None:
@@ -379,6 +383,7 @@ class ECOTracker(Tracker):
             side = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
             moved = float(np.linalg.norm(predicted - self.pos)) > 0.1 * side
             starts = [predicted, self.pos] if cfg.motion_hypotheses and moved else [predicted]
+        starts += self._ring_starts()
         best = None
         for start in starts:
             self.pos = np.array(start, dtype=np.float64)
@@ -386,6 +391,10 @@ class ECOTracker(Tracker):
             if best is None or found[0].value > best[0].value:
                 best = found
         peak, centres, pscales, z_blocks, self.pos, self.current_scale = best
+        if float(peak.value) >= cfg.redetect_threshold:
+            self.low_streak, self.confident_pos = 0, self.pos.copy()
+        else:
+            self.low_streak += 1
         if cfg.clamp_position:
             self.pos = np.clip(self.pos, 0, np.array(frame.shape[:2], dtype=np.float64))
         if cfg.motion_prediction:
@@ -436,6 +445,37 @@ class ECOTracker(Tracker):
                 )
         self.target_sz = self.base_target_sz * self.current_scale
         return self._result(peak)
+
+    def redetect(self, frame, search_scale: float) -> TrackResult:
+        """One update whose search also covers ``REDETECT_PER_CALL`` positions of a ring of 8,
+        ``search_scale / 2`` target sizes around the last confident position (taken in turn, so
+        successive calls sweep the whole ring at a bounded cost per frame; the best peak wins).
+        The host calls it instead of :meth:`update` while the target is lost."""
+        if not self.initialised:
+            raise TrackerError("redetect() called before init()")
+        self._ring_radius = max(float(search_scale) / 2.0, 0.5)
+        try:
+            return self.update(frame)
+        finally:
+            self._ring_radius = None
+
+    #: ring positions :meth:`redetect` searches per call, beside the regular search
+    REDETECT_PER_CALL = 2
+    _RING = [(math.cos(a), math.sin(a)) for a in np.arange(8) * (math.pi / 4)]
+
+    def _ring_starts(self) -> list:
+        """Search centres of the re-detection ring for this frame (none while tracking well)."""
+        cfg = self.config
+        if self._ring_radius is not None:
+            radius, count = self._ring_radius, max(cfg.redetect_candidates, self.REDETECT_PER_CALL)
+        elif cfg.redetect_candidates and self.low_streak >= cfg.redetect_after:
+            radius, count = cfg.redetect_radius, cfg.redetect_candidates
+        else:
+            return []
+        picks = [(self._ring_next + k) % 8 for k in range(count)]
+        self._ring_next = (self._ring_next + count) % 8
+        side = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
+        return [self.confident_pos + radius * side * np.array(self._RING[k]) for k in picks]
 
     def _locate(self, frame):
         """Detection from the current ``pos`` and scale (ECO's refinement loop): returns the peak,

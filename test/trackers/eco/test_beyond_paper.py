@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from cfvgg_ros.core.registry import tracker_info
+from cfvgg_ros.trackers import CFVGG_LOST_THRESHOLD
 from cfvgg_ros.trackers.eco.config import CFVGG_OVERRIDES, ECOConfig, FeatureConfig
 from cfvgg_ros.trackers.eco.tracker import ECOTracker, create_cfvgg
 
@@ -37,17 +38,18 @@ def _tracker(**overrides):
 def test_paper_configuration_has_every_departure_off():
     cfg = ECOConfig.feco()
     assert (cfg.update_gate, cfg.max_scale_change, cfg.motion_prediction, cfg.motion_hypotheses,
-            cfg.min_search_side) == (0.0, 0.0, 0.0, False, 0.0)
+            cfg.min_search_side, cfg.redetect_candidates) == (0.0, 0.0, 0.0, False, 0.0, 0)
     cfvgg = ECOConfig.cfvgg()
     for key, value in CFVGG_OVERRIDES.items():
         assert getattr(cfvgg, key) == value
-    assert cfvgg.features == cfg.features and cfvgg.CG_iter == cfg.CG_iter  # fECO's features and solver
+    assert cfvgg.features == cfg.features and cfvgg.init_CG_iter == cfg.init_CG_iter  # fECO's features, first training
     assert ECOConfig.cfvgg(search_area_scale=4.5).search_area_scale == 4.5  # overrides still apply
 
 
 def test_cfvgg_is_registered_with_its_metadata():
     info = tracker_info("cfvgg")
-    assert info.cnn_model and info.lost_threshold == tracker_info("feco").lost_threshold
+    # its own LOST threshold (measured on the train split: its wider search lowers the peaks)
+    assert info.cnn_model and info.lost_threshold == CFVGG_LOST_THRESHOLD < tracker_info("feco").lost_threshold
     assert create_cfvgg().config == ECOConfig.cfvgg()
 
 
@@ -137,3 +139,32 @@ def test_max_scale_change_bounds_the_scale_filter():
             assert 1 / 1.02 - 1e-9 <= ratio <= 1.02 + 1e-9
         else:
             assert ratio > 1.02  # unbounded, the scale filter follows the zoom further in one frame
+
+
+def test_redetect_sweeps_the_ring_and_finds_a_target_beyond_the_search_window():
+    frames = _moving(frames=2, step=(0, 96), size=32)  # a jump of 3 target sizes in one frame
+    plain, ring = _tracker(), _tracker()
+    for tracker in (plain, ring):
+        tracker.init(frames[0][0], frames[0][1])
+    lost = plain.update(frames[1][0])
+    true_x = frames[1][1][0]
+    assert abs(lost.box[0] - true_x) > 30
+    # ring of 8 positions 3 sizes out, REDETECT_PER_CALL of them per call: swept in 4 calls
+    calls = 8 // ECOTracker.REDETECT_PER_CALL
+    found = [ring.redetect(frames[1][0], search_scale=6.0) for _ in range(calls)]
+    hits = [r for r in found if abs(r.box[0] - true_x) < 2.0]
+    assert hits and max(r.score for r in hits) > lost.score
+    assert ring._ring_radius is None  # back to normal updates
+
+
+def test_spread_redetection_starts_after_a_low_streak_and_takes_directions_in_turn():
+    tracker = _tracker(redetect_candidates=2, redetect_after=2, redetect_threshold=0.15)
+    frames = _moving(frames=2, step=(0, 0))
+    tracker.init(frames[0][0], frames[0][1])
+    assert tracker._ring_starts() == []  # tracking well: no extra search
+    tracker.low_streak = 2
+    first, second = tracker._ring_starts(), tracker._ring_starts()
+    side = float(np.sqrt(np.prod(tracker.base_target_sz * tracker.current_scale)))
+    offsets = [p - tracker.confident_pos for p in first + second]
+    np.testing.assert_allclose([np.linalg.norm(o) for o in offsets], 2.0 * side)
+    assert len({tuple(np.round(o, 6)) for o in offsets}) == 4  # four different directions in turn
