@@ -24,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 LINE = re.compile(
     r"demo: (?P<tracker>\S+) poses (?P<poses>\d+)/(?P<frames>\d+) gap (?P<gap>\d+) "
-    r"AUC otb (?P<otb>[\d.]+) \(offline (?P<otb_off>[\d.]+)\) pysot (?P<pysot>[\d.]+) \(offline (?P<pysot_off>[\d.]+)\) "
+    r"AUC otb (?P<otb>[\d.]+) \(offline (?P<otb_off>[\d.]+)\) "
+    r"pysot (?P<pysot>[\d.]+) \(offline (?P<pysot_off>[\d.]+)\) "
     r"latency_ms mean (?P<mean>[\d.]+) p95 (?P<p95>[\d.]+) p99 (?P<p99>[\d.]+) p95_after_1s (?P<p95_1s>[\d.]+) "
     r"skipped (?P<skipped>\d+) lost_before_node (?P<lost>\d+) init_ms (?P<init>\d+) live_after_ms (?P<live>\d+)")
 COLUMNS = ("poses", "gap", "otb", "otb_off", "pysot", "pysot_off", "mean", "p95", "p99", "p95_1s", "skipped", "lost",

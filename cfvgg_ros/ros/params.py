@@ -196,7 +196,7 @@ PARAMETERS: tuple[ParamSpec, ...] = (
     ParamSpec("init_wait", 0.5, "an init for a frame not received yet (none yet, or a newer stamp) waits "
                                 "this long (s)", low=0),
     ParamSpec("score_threshold", -1.0, "a frame scoring below this is a miss (the scale depends on the "
-                                       "tracker); negative: the tracker's default (cfvgg 0.05, feco 0.15, eco-hc 0.10, "
+                                       "tracker); negative: the tracker's default (cfvgg 0.10, feco 0.15, eco-hc 0.10, "
                                        "others 0.5)", finite=True, dynamic=True),
     ParamSpec("lost_frames", 3, "consecutive misses before LOST", low=1, dynamic=True),
     ParamSpec("recover_frames", 2, "consecutive good frames before LOST returns to TRACKING", low=1, dynamic=True),

@@ -5,9 +5,12 @@ outside-the-frame boxes, wrong corner counts, stamped inits outside the buffer, 
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
+
+from cfvgg_ros.ros.session import ERROR_STATUS_S
 
 PARAMS = {"tracker": "conftest:FaultyTracker", "allow_plugins": True, "image_qos": "reliable", "camera_info_topic": "",
           "buffer_seconds": 0.5, "status_period": 0.5}
@@ -78,6 +81,9 @@ def test_bad_images_are_rejected(node, ros_client, synthetic, h, case, expected)
 ])
 def test_bad_boxes_are_rejected(node, ros_client, synthetic, h, kind, payload, expected):
     _still_tracks_frames(ros_client, node, synthetic, h, 2)
+    # the node logs at most ERROR_LOGS_PER_S error lines a second and publishes an error's status
+    # at most every ERROR_STATUS_S (session.report_error): start this case in a fresh window
+    time.sleep(max(1.0, ERROR_STATUS_S) + 0.05)
     if kind == "roi":
         ros_client.publish_roi(payload)
     else:

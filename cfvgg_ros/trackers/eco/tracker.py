@@ -76,6 +76,9 @@ class ECOTracker(Tracker):
         if cfg.min_search_side > 0:
             sas = min(max(sas, cfg.min_search_side / math.sqrt(th * tw)), max(sas, cfg.max_search_area_scale))
         self.search_area_scale = sas
+        # the response peak falls about with the searched area relative to the target's: scale the
+        # reported score back to the configured search area, so one LOST threshold fits every size
+        self.score_scale = (sas / cfg.search_area_scale) ** 2
         search_area = th * tw * sas * sas
         if search_area > cfg.max_image_sample_size:
             scale = math.sqrt(search_area / cfg.max_image_sample_size)
@@ -517,7 +520,7 @@ class ECOTracker(Tracker):
     def _result(self, peak) -> TrackResult:
         h, w = self.target_sz
         box = (float(self.pos[1] - w / 2.0), float(self.pos[0] - h / 2.0), float(w), float(h))
-        return TrackResult(box=box, score=float(peak.value))
+        return TrackResult(box=box, score=float(peak.value) * self.score_scale)
 
     def _accept_update(self, value: float) -> bool:
         """Confidence gate (``update_gate``; always True when off): update the model only on

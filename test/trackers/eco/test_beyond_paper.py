@@ -168,3 +168,17 @@ def test_spread_redetection_starts_after_a_low_streak_and_takes_directions_in_tu
     offsets = [p - tracker.confident_pos for p in first + second]
     np.testing.assert_allclose([np.linalg.norm(o) for o in offsets], 2.0 * side)
     assert len({tuple(np.round(o, 6)) for o in offsets}) == 4  # four different directions in turn
+
+
+def test_score_is_scaled_back_to_the_configured_search_area():
+    frames = _moving(frames=2, step=(0, 2), size=16)
+    wide, plain = _tracker(min_search_side=250.0), _tracker()
+    for tracker in (wide, plain):
+        tracker.init(frames[0][0], frames[0][1])
+    assert plain.score_scale == 1.0
+    ratio = wide.search_area_scale / wide.config.search_area_scale
+    assert ratio > 1.0 and wide.score_scale == pytest.approx(ratio**2)
+    wide_score, plain_score = wide.update(frames[1][0]).score, plain.update(frames[1][0]).score
+    raw = wide_score / wide.score_scale
+    # the raw peak of the wide search is far below the plain one; scaled, it is comparable
+    assert raw < 0.5 * plain_score and 0.4 < wide_score / plain_score < 2.5
