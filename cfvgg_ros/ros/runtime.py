@@ -255,11 +255,8 @@ class TrackRuntime:
         topic = self.session.config.image_topic
         try:
             frame = decode(msg, max_pixels=self.p["max_image_pixels"])
-        except ImageConversionError as exc:
-            self.session.report_error(f"image on {topic!r} rejected: {exc}")
-            return
-        except Exception as exc:  # malformed message fields
-            self.session.report_error(f"image on {topic!r} rejected: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - our own errors, or malformed message fields
+            self._reject(f"image on {topic!r}", exc, ImageConversionError)
             return
         self._seq += 1
         item = BufferedFrame(self._seq, stamp_to_ns(msg.header.stamp), frame, msg.header, received_ns)
@@ -280,13 +277,16 @@ class TrackRuntime:
             return
         try:
             request = parse(msg, topic)
-        except InitRequestError as exc:
-            self.session.report_error(f"init on {topic!r} rejected: {exc}")
-            return
-        except Exception as exc:  # malformed message fields
-            self.session.report_error(f"init on {topic!r} rejected: {type(exc).__name__}: {exc}")
+        except Exception as exc:  # noqa: BLE001 - our own errors, or malformed message fields
+            self._reject(f"init on {topic!r}", exc, InitRequestError)
             return
         self.handover.put_init(request)
+
+    def _reject(self, what: str, exc: Exception, own: type) -> None:
+        """Report a rejected input: our own errors by their message, others (malformed message
+        fields) with the exception's type name too."""
+        reason = str(exc) if isinstance(exc, own) else f"{type(exc).__name__}: {exc}"
+        self.session.report_error(f"{what} rejected: {reason}")
 
     def _on_reset(self, request, response):
         with self._track_lock:
