@@ -110,6 +110,8 @@ def _local_worker(rank: int, world_size: int, config_dict: dict, port: int, resu
     )
     try:
         train(config_from_dict(config_dict), resume=resume)
+        if dist.is_initialized():
+            dist.barrier()  # no rank tears gloo down while another still talks to it (SIGABRT at exit)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
