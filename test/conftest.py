@@ -1,8 +1,9 @@
 """Test-suite settings: one thread per math library (set before numpy loads), so tests are
-deterministic and do not oversubscribe the 2-core CI machine."""
+deterministic and do not oversubscribe the 2-core CI machine; SIGINT handled as in a terminal."""
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,13 @@ from cfvgg_ros.threads import THREAD_ENV_VARS
 
 for _var in THREAD_ENV_VARS:
     os.environ.setdefault(_var, "1")
+
+# A shell starts background jobs (`make test &`, nohup, some CI runners) with SIGINT ignored, and an
+# ignored signal stays ignored in every process started from here: the nodes, players and
+# `ros2 launch` processes the tests stop with SIGINT (Ctrl-C) would then never see it. Restore
+# Python's own handler, so children start with the default disposition wherever the suite runs.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -67,14 +67,15 @@ class Rule:
     high: float | None = None
     low_open: bool = False
     high_open: bool = False
-    choices: tuple[str, ...] = ()
+    choices: tuple = ()
     text: str = ""
 
     def words(self) -> str:
         if self.text:
             return self.text
         if self.choices:
-            return f"one of {', '.join(self.choices)}" if len(self.choices) > 1 else f"{self.choices[0]!r}"
+            names = [str(c) for c in self.choices]
+            return f"one of {', '.join(names)}" if len(names) > 1 else f"{self.choices[0]!r}"
         if self.low is not None and self.high is not None:
             return f"in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
         if self.low is not None:
@@ -127,6 +128,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "motion_prediction": Rule(low=0, high=1),
         "max_scale_change": Rule(low=0, text="0 (off) or > 1"),
         "scale_step": Rule(low=1, low_open=True),
+        "colour_merge": Rule(low=0, high=1, high_open=True),
+        "colour_learning_rate": Rule(low=0, high=1, low_open=True),
+        "colour_bins": Rule(choices=(8, 16, 32, 64, 128, 256)),
     },
     "KCFConfig": {
         "feature": Rule(choices=("hog", "cnn:low", "cnn:mid", "cnn:high")),

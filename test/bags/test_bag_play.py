@@ -74,8 +74,10 @@ def test_start_paused_waits_for_the_resume_service(ros, synthetic_bag, subproces
 def test_start_paused_resumes_on_enter(ros, synthetic_bag, subprocess_env, wait_until):
     frames = []
     ros.node.create_subscription(Image, IMAGE_TOPIC, frames.append, RELIABLE)
+    # --wait-for: the player's writer must have matched this reader before Enter releases it (seeing
+    # its publisher from here does not mean it sees us yet: early samples would be dropped)
     proc = start_player(synthetic_bag.path, subprocess_env, "--start-paused", "--rate", "4",
-                        "--topics", IMAGE_TOPIC, stdin=subprocess.PIPE)
+                        "--topics", IMAGE_TOPIC, "--wait-for", IMAGE_TOPIC, stdin=subprocess.PIPE)
     assert wait_until(lambda: ros.node.count_publishers(IMAGE_TOPIC) > 0, 15.0)
     time.sleep(0.3)
     assert frames == []

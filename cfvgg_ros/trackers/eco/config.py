@@ -144,6 +144,14 @@ class ECOConfig:
     # search-area scale grows up to max_search_area_scale; 0: off)
     min_search_side: float = 0.0
     max_search_area_scale: float = 10.0
+    # colour model beside the filter (Staple; not in ECO): per-pixel foreground likelihood from
+    # colour histograms (colour_bins levels a channel, learning rate colour_learning_rate), averaged
+    # over a target-sized window, merged into the detection score with weight colour_merge (0: off);
+    # colour_refine_merged: place the peak on the merged map (else Newton on the filter's score)
+    colour_merge: float = 0.0
+    colour_refine_merged: bool = False
+    colour_bins: int = 32
+    colour_learning_rate: float = 0.04
     # re-detection from the tracker's own filter (not in ECO): after redetect_after consecutive
     # frames scoring below redetect_threshold, redetect_candidates extra searches per frame centred
     # on a ring of redetect_radius target sizes around the last confident position (8 directions,
@@ -198,6 +206,10 @@ class ECOConfig:
             raise ValueError(f"motion_prediction must lie in [0, 1], got {self.motion_prediction}")
         if self.max_scale_change != 0.0 and not self.max_scale_change > 1.0:
             raise ValueError(f"max_scale_change must be 0 (off) or > 1, got {self.max_scale_change}")
+        if not 0.0 <= self.colour_merge < 1.0 or not 0.0 < self.colour_learning_rate <= 1.0:
+            raise ValueError("need 0 <= colour_merge < 1 and 0 < colour_learning_rate <= 1")
+        if self.colour_bins not in (8, 16, 32, 64, 128, 256):
+            raise ValueError(f"colour_bins must be 8, 16, 32, 64, 128 or 256, got {self.colour_bins}")
         if self.scale_step <= 1.0:
             raise ValueError(f"scale_step must be > 1, got {self.scale_step}")
 
@@ -231,8 +243,8 @@ class ECOConfig:
     def cfvgg(cls, **overrides) -> ECOConfig:
         """The package's default tracker: fECO's features and solver with departures from the paper
         chosen on the train split (``benchmarks/lever_study.py``; README, "Beyond the paper"): a
-        per-frame work budget for 30 Hz 720p on one core and a minimum search side
-        (:data:`CFVGG_OVERRIDES`). ``overrides`` as for :meth:`feco`."""
+        per-frame work budget for 30 Hz 720p on one core, a minimum search side and a colour model
+        merged into the detection score (:data:`CFVGG_OVERRIDES`). ``overrides`` as for :meth:`feco`."""
         base = cls.feco(**CFVGG_OVERRIDES)
         return cls.with_overrides(base, **overrides)
 
@@ -260,7 +272,9 @@ class ECOConfig:
 #: (benchmarks/lever_study.py; README, "Beyond the paper"): a per-frame work budget (sample area
 #: 160^2..180^2, 30 stored samples, filter trained every 3rd frame with 3 CG iterations: mean
 #: <= 10 ms, p99 <= 20 ms per 720p frame on one core) and a search region at least 250 px wide
-#: (small targets get a wider search: more room for fast UAV motion).
+#: (small targets get a wider search: more room for fast UAV motion), and a colour model beside the
+#: filter (Staple's histograms, 16 levels a channel, merged with weight 0.45, the peak placed on the
+#: merged score): the target's colours hold where its shape changes.
 CFVGG_OVERRIDES = {
     "min_image_sample_size": 160.0**2,
     "max_image_sample_size": 180.0**2,
@@ -268,4 +282,7 @@ CFVGG_OVERRIDES = {
     "train_gap": 2,
     "CG_iter": 3,
     "min_search_side": 250.0,
+    "colour_merge": 0.45,
+    "colour_bins": 16,
+    "colour_refine_merged": True,
 }

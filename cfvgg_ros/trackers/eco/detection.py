@@ -91,16 +91,42 @@ def newton_refine(
     return float(pos[0]), float(pos[1]), float(val)
 
 
-def find_peak(scores_fs: np.ndarray, grid_hw, newton_iterations: int = 5) -> Peak:
+def _parabola_offset(left: float, centre: float, right: float) -> float:
+    """Sub-cell offset in [-0.5, 0.5] of the vertex of the parabola through three samples."""
+    denom = float(left) - 2.0 * float(centre) + float(right)
+    if denom >= 0.0:
+        return 0.0
+    return float(np.clip(0.5 * (float(left) - float(right)) / denom, -0.5, 0.5))
+
+
+def find_peak(scores_fs: np.ndarray, grid_hw, newton_iterations: int = 5,
+              prior: np.ndarray | None = None, prior_weight: float = 0.0, refine_merged: bool = False) -> Peak:
     """Maximum over scales of the scores ``scores_fs`` (S, 2Ky+1, Kx+1): grid search on
-    :func:`sample_fs`, then Newton refinement in the best scale."""
+    :func:`sample_fs`, then Newton refinement in the best scale. With a ``prior`` (S, Gy, Gx) on
+    the same grid (e.g. :meth:`.colour_model.ColourModel.response`), the grid search runs on
+    ``(1 - prior_weight) * score / max(score) + prior_weight * prior / max(prior)`` (each map
+    relative to its own maximum: the two have unrelated units) and Newton climbs the filter's
+    score from there (``refine_merged``: a parabola through the merged map's maximum and its
+    neighbours places the peak instead, Staple's choice); the peak's value stays the filter's."""
     if scores_fs.ndim == 2:
         scores_fs = scores_fs[None]
     gy, gx = int(grid_hw[0]), int(grid_hw[1])
     sampled = sample_fs(scores_fs, (gy, gx))
-    flat = int(np.argmax(sampled))
+    merged = sampled
+    if prior is not None and prior_weight > 0.0:
+        prior = np.asarray(prior, dtype=np.float32).reshape(sampled.shape)
+        top_score, top_prior = float(sampled.max()), float(prior.max())
+        if top_score > 0.0 and top_prior > 0.0:
+            merged = (1.0 - prior_weight) / top_score * sampled + prior_weight / top_prior * prior
+    flat = int(np.argmax(merged))
     s, iy, ix = np.unravel_index(flat, sampled.shape)
     y0, x0 = _wrap(float(iy), gy), _wrap(float(ix), gx)
+    if merged is not sampled and refine_merged:
+        m = merged[s]
+        dy = _parabola_offset(m[(iy - 1) % gy, ix], m[iy, ix], m[(iy + 1) % gy, ix])
+        dx = _parabola_offset(m[iy, (ix - 1) % gx], m[iy, ix], m[iy, (ix + 1) % gx])
+        return Peak(y=_wrap(y0 + dy, gy), x=_wrap(x0 + dx, gx), value=float(sampled[s, iy, ix]),
+                    scale_index=int(s))
     y, x, val = newton_refine(scores_fs[s], y0, x0, (gy, gx), newton_iterations)
     val = max(val, float(sampled[s, iy, ix]))
     return Peak(y=_wrap(y, gy), x=_wrap(x, gx), value=val, scale_index=int(s))

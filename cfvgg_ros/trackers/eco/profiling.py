@@ -28,8 +28,9 @@ STAGES = (
 """Stage names in report order: CNN inference (with the pooling and normalisation of its maps),
 hand-crafted features (fHOG / colour with their normalisation), patch sampling (crop + resize),
 cosine window + projection + FFT + interpolation + sample shifts, scoring and peak search
-(grid + Newton), fDSST scale filter (track + update, its own patches and fHOG included),
-sample-space update (distances, merges, sample energy), CG training, and the rest of the frame."""
+(grid + Newton, the colour model's score and update when on), fDSST scale filter (track +
+update, its own patches and fHOG included), sample-space update (distances, merges, sample
+energy), CG training, and the rest of the frame."""
 
 
 def profiling_requested(flag: bool | None = None) -> bool:

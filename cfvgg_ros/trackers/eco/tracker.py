@@ -4,7 +4,8 @@
 
 Per frame: sample features around the previous position (one or several scales), project them
 with ``P``, interpolate to the continuous domain, score with the filter, locate the maximum
-(grid + Newton), update scale (fDSST filter or multi-scale search), add the detection sample to
+(grid + Newton; with ``colour_merge`` on the filter's score merged with a colour model's,
+:mod:`.colour_model`), update scale (fDSST filter or multi-scale search), add the detection sample to
 the generative sample space and, every ``train_gap + 1`` frames, run a few CG iterations.
 
 With ``profile=True`` (or ``$CFVGG_PROFILE=1``) every stage of ``update`` is timed and
@@ -20,6 +21,7 @@ import numpy as np
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 
+from .colour_model import ColourModel, is_grey
 from .config import ECOConfig
 from .detection import find_peak
 from .feature_blocks import FeatureExtractor, cosine_window, sample_patch
@@ -165,9 +167,10 @@ class ECOTracker(Tracker):
         ]
 
     # ------------------------------------------------------------------ features
-    def _samples(self, frame, pos, scales, raw=None):
+    def _samples(self, frame, pos, scales, raw=None, patches_out=None):
         """Windowed feature maps of patches at ``pos`` for every scale in ``scales``; a list
-        ``raw`` receives copies of the first scale's maps before windowing (ECO's ``xl``)."""
+        ``raw`` receives copies of the first scale's maps before windowing (ECO's ``xl``), a list
+        ``patches_out`` the image patches."""
         patches, centres, pscales = [], [], []
         with self.profiler.stage("patch"):
             for s in scales:
@@ -176,6 +179,8 @@ class ECOTracker(Tracker):
                 centres.append(np.array(centre))
                 pscales.append(np.array(pscale))
         feats = self.extractor.extract_many(patches)
+        if patches_out is not None:
+            patches_out.extend(patches)
         if raw is not None:
             raw.extend(m.copy() for m in feats[0])
         with self.profiler.stage("projection_fft"):
@@ -254,8 +259,15 @@ class ECOTracker(Tracker):
         x, y, w, h = box
         self.pos = np.array([y + h / 2.0, x + w / 2.0])
         self._setup(frame.shape[:2], (h, w))
-        raw_maps = []
-        feats, centres, pscales = self._samples(frame, self.pos, [self.current_scale], raw=raw_maps)
+        raw_maps, patches = [], []
+        feats, centres, pscales = self._samples(
+            frame, self.pos, [self.current_scale], raw=raw_maps, patches_out=patches
+        )
+        self.target_sz = self.base_target_sz * self.current_scale
+        self.colour = None
+        if cfg.colour_merge > 0.0:
+            self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
+            self._learn_colour(patches[0], centres[0], pscales[0])
         maps = feats[0]
         if cfg.use_projection_matrix:  # ECO init_projection_matrix: PCA of the un-windowed maps
             self.projection = [
@@ -393,7 +405,7 @@ class ECOTracker(Tracker):
             found = self._locate(frame)
             if best is None or found[0].value > best[0].value:
                 best = found
-        peak, centres, pscales, z_blocks, self.pos, self.current_scale = best
+        peak, centres, pscales, z_blocks, self.pos, self.current_scale, patches = best
         if float(peak.value) >= cfg.redetect_threshold:
             self.low_streak, self.confident_pos = 0, self.pos.copy()
         else:
@@ -415,6 +427,11 @@ class ECOTracker(Tracker):
             self.current_scale = float(
                 np.clip(self.current_scale * factor, self.min_scale_factor, self.max_scale_factor)
             )
+        if self.colour is not None:
+            with prof.stage("detection"):
+                s = peak.scale_index
+                self.target_sz = self.base_target_sz * self.current_scale
+                self._learn_colour(patches[s], centres[s], pscales[s])
         if not self._accept_update(float(peak.value)):
             self.target_sz = self.base_target_sz * self.current_scale
             return self._result(peak)
@@ -488,13 +505,22 @@ class ECOTracker(Tracker):
         pos, current_scale = self.pos, self.current_scale
         for _ in range(max(cfg.refinement_iterations, 1)):
             scales = current_scale * self.scale_factors
-            feats, centres, pscales = self._samples(frame, pos, scales)
+            patches = []
+            feats, centres, pscales = self._samples(frame, pos, scales, patches_out=patches)
             with prof.stage("projection_fft"):
                 zs = [self._project_transform(m) for m in feats]
                 z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
             with prof.stage("detection"):
                 scores = self.layout.scores(self.hf, z_blocks)
-                peak = find_peak(scores, self.grid, cfg.newton_iterations)
+                prior = None
+                if self.colour is not None:  # the colour score on the same grid, per scale
+                    prior = np.stack([
+                        self.colour.response(p, self.base_target_sz * sc / ps, self.grid, self.img_support_sz)
+                        for p, ps, sc in zip(patches, pscales, scales, strict=True)
+                    ])
+                peak = find_peak(
+                    scores, self.grid, cfg.newton_iterations, prior, cfg.colour_merge, cfg.colour_refine_merged
+                )
             s = peak.scale_index
             disp = (
                 np.array(
@@ -515,7 +541,13 @@ class ECOTracker(Tracker):
                 )
             if np.linalg.norm(disp) < 1e-3:
                 break
-        return peak, centres, pscales, z_blocks, pos, current_scale
+        return peak, centres, pscales, z_blocks, pos, current_scale, patches
+
+    def _learn_colour(self, patch, centre, pscale) -> None:
+        """Update the colour model from ``patch`` (sampled at ``centre`` with ``pscale`` image
+        pixels per patch pixel) with the target at the current position and size."""
+        rel = (self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+        self.colour.update(patch, rel, self.target_sz / pscale)
 
     def _result(self, peak) -> TrackResult:
         h, w = self.target_sz

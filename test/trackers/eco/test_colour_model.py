@@ -1,0 +1,143 @@
+"""The Staple-style colour model beside the filter: histograms, likelihood, windowed response,
+and its merge into the peak search (hand-computed values)."""
+
+import numpy as np
+import pytest
+
+from cfvgg_ros.trackers.eco.colour_model import ColourModel, is_grey
+from cfvgg_ros.trackers.eco.detection import _parabola_offset, find_peak
+from cfvgg_ros.trackers.eco.fourier import cfft2
+
+
+def _scene(size=60, target=(20, 20), centre=(30, 30), fg=(200, 30, 30), bg=(30, 30, 200)):
+    patch = np.empty((size, size, 3), dtype=np.uint8)
+    patch[:] = bg
+    y0, x0 = centre[0] - target[0] // 2, centre[1] - target[1] // 2
+    patch[y0:y0 + target[0], x0:x0 + target[1]] = fg
+    return patch
+
+
+def test_bin_index_packs_the_quantised_channels():
+    model = ColourModel(bins=32)
+    patch = np.array([[[0, 0, 0], [255, 255, 255], [8, 16, 24]]], dtype=np.uint8)
+    # 32 levels: value >> 3; bin = (r * 32 + g) * 32 + b
+    assert model.bin_index(patch).tolist() == [[0, 32**3 - 1, (1 * 32 + 2) * 32 + 3]]
+    grey = ColourModel(bins=16, grey=True)
+    assert grey.bin_index(patch).tolist() == [[0, 15, 0]]
+
+
+def test_is_grey():
+    frame = np.repeat(np.arange(12, dtype=np.uint8).reshape(3, 4, 1), 3, axis=2)
+    assert is_grey(frame)
+    frame[1, 2, 1] += 1
+    assert not is_grey(frame)
+
+
+def test_first_update_learns_target_and_ring_colours():
+    model = ColourModel(bins=32)
+    model.update(_scene(), (30.0, 30.0), (20.0, 20.0))
+    red, blue = model.bin_index(np.array([[[200, 30, 30], [30, 30, 200]]], dtype=np.uint8))[0]
+    # the shrunk target box (16 x 16) is all red; the ring (40 x 40 minus 20 x 20) all blue
+    assert model.fg[red] == pytest.approx(1.0) and model.bg[blue] == pytest.approx(1.0)
+    like = model.likelihood(_scene())
+    assert like[30, 30] == pytest.approx(1.0) and like[0, 0] == pytest.approx(0.0)
+
+
+def test_update_blends_with_the_learning_rate():
+    model = ColourModel(bins=32, learning_rate=0.25)
+    model.update(_scene(), (30.0, 30.0), (20.0, 20.0))
+    model.update(_scene(fg=(30, 200, 30)), (30.0, 30.0), (20.0, 20.0))
+    red, green = model.bin_index(np.array([[[200, 30, 30], [30, 200, 30]]], dtype=np.uint8))[0]
+    assert model.fg[red] == pytest.approx(0.75) and model.fg[green] == pytest.approx(0.25)
+    # likelihood of red: 0.75 / (0.75 + 0) = 1; an unseen colour scores 0
+    assert model.likelihood(np.array([[[200, 30, 30], [0, 0, 0]]], dtype=np.uint8)).tolist() == [[1.0, 0.0]]
+
+
+def test_response_peaks_at_the_target_displacement_on_the_wrapped_grid():
+    model = ColourModel(bins=32)
+    model.update(_scene(), (30.0, 30.0), (20.0, 20.0))
+    # the target moved 8 px down, 12 px left; grid of 15 cells over a 60 px support: 4 px a cell
+    moved = _scene(centre=(38, 18))
+    resp = model.response(moved, (20.0, 20.0), (15, 15), (60.0, 60.0))
+    iy, ix = np.unravel_index(np.argmax(resp), resp.shape)
+    assert (iy, ix) == (2, 15 - 3)  # +2 cells, and -3 cells wrapped to index 12
+    assert resp[iy, ix] == pytest.approx(1.0)
+    # a window half on the target: 20 x 10 red pixels of 20 x 20
+    half = model.response(moved, (20.0, 20.0), (60, 60), (60.0, 60.0))[8, 60 - 2]  # 10 px right of it
+    assert half == pytest.approx(0.5)
+
+
+def test_parabola_offset():
+    # samples of -(x - 0.3)^2 at -1, 0, 1
+    assert _parabola_offset(-1.69, -0.09, -0.49) == pytest.approx(0.3)
+    assert _parabola_offset(1.0, 0.0, 1.0) == 0.0  # not a maximum: no offset
+
+
+def _bump(n, cy, cx, sigma=1.5):
+    yy, xx = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    dy = (yy - cy + n / 2) % n - n / 2
+    dx = (xx - cx + n / 2) % n - n / 2
+    return np.exp(-(dy**2 + dx**2) / (2 * sigma**2))
+
+
+def test_prior_selects_between_two_filter_peaks():
+    n = 17
+    score = (1.0 * _bump(n, 3, 3) + 0.9 * _bump(n, 12, 12)).astype(np.float32)
+    sf = cfft2(score)[None] / (n * n)
+    alone = find_peak(sf, (n, n))
+    assert (round(alone.y), round(alone.x)) == (3, 3)
+    prior = _bump(n, 12, 12, sigma=3.0)[None].astype(np.float32)
+    merged = find_peak(sf, (n, n), prior=prior, prior_weight=0.3)
+    assert (round(merged.y), round(merged.x)) == (-5, -5)  # cell 12 of 17 wraps to -5
+    assert merged.value == pytest.approx(0.9 / 1.0 * alone.value, rel=0.05)  # the filter's value there
+    placed = find_peak(sf, (n, n), prior=prior, prior_weight=0.3, refine_merged=True)
+    assert (placed.y, placed.x) == pytest.approx((-5.0, -5.0), abs=0.5)
+    # no prior weight: the filter alone
+    assert find_peak(sf, (n, n), prior=prior, prior_weight=0.0) == alone
+
+
+def _red_square_track(**overrides):
+    """fHOG-only ECO on a red square moving 5 px a frame over static grey texture: the last
+    frame's true x and the tracker's boxes."""
+    import cv2
+
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    rng = np.random.default_rng(1)
+    grey = cv2.resize(rng.integers(0, 256, (30, 40), dtype=np.uint8), (320, 240), interpolation=cv2.INTER_CUBIC)
+    scene = np.repeat(grey[..., None], 3, axis=2)
+    tracker = ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                        use_scale_filter=False, **overrides))
+    results = []
+    for i in range(10):
+        frame = scene.copy()
+        x = 100 + 5 * i
+        frame[100:130, x:x + 30] = (220, 40, 40)
+        if i == 0:
+            tracker.init(frame, (100.0, 100.0, 30.0, 30.0))
+        else:
+            results.append(tracker.update(frame))
+    return tracker, x, results
+
+
+def test_colour_model_pulls_the_search_off_a_static_background():
+    """The square's textureless inside gives the filter little: it keeps locking onto the static
+    texture around it and stays put; with the colour merge the square's colour wins once the two
+    disagree, and the tracker is on the square at the end. The reported score stays the filter's."""
+    _, x, alone = _red_square_track()
+    assert abs(alone[-1].box[0] - 100.0) < 2.0 and x - alone[-1].box[0] > 40.0
+    tracker, x, merged = _red_square_track(colour_merge=0.45, colour_refine_merged=True)
+    assert tracker.colour is not None and not tracker.colour.grey and tracker.colour.initialised
+    assert abs(merged[-1].box[0] - x) < 2.0 and abs(merged[-1].box[1] - 100.0) < 2.0
+    assert all(np.isfinite(r.score) and r.score > 0 for r in merged)
+
+
+def test_colour_settings_are_validated():
+    from cfvgg_ros.trackers.eco.config import ECOConfig
+
+    for bad in ({"colour_merge": 1.0}, {"colour_merge": -0.1}, {"colour_learning_rate": 0.0}, {"colour_bins": 24}):
+        with pytest.raises(ValueError):
+            ECOConfig.feco(**bad)
+    with pytest.raises(ValueError):
+        ColourModel(bins=20)
