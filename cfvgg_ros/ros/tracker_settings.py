@@ -131,6 +131,10 @@ RULES: dict[str, dict[str, Rule]] = {
         "colour_merge": Rule(low=0, high=1, high_open=True),
         "colour_learning_rate": Rule(low=0, high=1, low_open=True),
         "colour_bins": Rule(choices=(8, 16, 32, 64, 128, 256)),
+        "colour_merge_max": Rule(low=0, high=1, high_open=True, text="0 (off) or in [colour_merge, 1)"),
+        "rotation_step": Rule(low=0),
+        "rotation_trigger": Rule(low=0, high=1, low_open=True),
+        "max_rotation": Rule(low=0),
     },
     "KCFConfig": {
         "feature": Rule(choices=("hog", "cnn:low", "cnn:mid", "cnn:high")),

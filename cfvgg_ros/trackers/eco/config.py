@@ -147,11 +147,21 @@ class ECOConfig:
     # colour model beside the filter (Staple; not in ECO): per-pixel foreground likelihood from
     # colour histograms (colour_bins levels a channel, learning rate colour_learning_rate), averaged
     # over a target-sized window, merged into the detection score with weight colour_merge (0: off);
-    # colour_refine_merged: place the peak on the merged map (else Newton on the filter's score)
+    # colour_refine_merged: place the peak on the merged map (else Newton on the filter's score);
+    # colour_merge_max > colour_merge: the weight rises linearly to it as the filter's peak falls
+    # from its running mean (rate gate_rate) to 0 (0: a fixed weight)
     colour_merge: float = 0.0
+    colour_merge_max: float = 0.0
     colour_refine_merged: bool = False
     colour_bins: int = 32
     colour_learning_rate: float = 0.04
+    # rotation-aware sampling (not in ECO): on a frame whose filter peak falls below
+    # rotation_trigger x the running mean of peaks (rate gate_rate), the search is repeated with
+    # the sample turned by +-rotation_step degrees; a better peak there turns all later samples
+    # (the filter then sees the turned target upright), up to +-max_rotation degrees (0 step: off)
+    rotation_step: float = 0.0
+    rotation_trigger: float = 0.7
+    max_rotation: float = 90.0
     # re-detection from the tracker's own filter (not in ECO): after redetect_after consecutive
     # frames scoring below redetect_threshold, redetect_candidates extra searches per frame centred
     # on a ring of redetect_radius target sizes around the last confident position (8 directions,
@@ -208,6 +218,10 @@ class ECOConfig:
             raise ValueError(f"max_scale_change must be 0 (off) or > 1, got {self.max_scale_change}")
         if not 0.0 <= self.colour_merge < 1.0 or not 0.0 < self.colour_learning_rate <= 1.0:
             raise ValueError("need 0 <= colour_merge < 1 and 0 < colour_learning_rate <= 1")
+        if not (self.colour_merge_max == 0.0 or self.colour_merge <= self.colour_merge_max < 1.0):
+            raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
+        if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:
+            raise ValueError("need rotation_step >= 0, 0 < rotation_trigger <= 1 and max_rotation >= 0")
         if self.colour_bins not in (8, 16, 32, 64, 128, 256):
             raise ValueError(f"colour_bins must be 8, 16, 32, 64, 128 or 256, got {self.colour_bins}")
         if self.scale_step <= 1.0:

@@ -100,22 +100,26 @@ def _parabola_offset(left: float, centre: float, right: float) -> float:
 
 
 def find_peak(scores_fs: np.ndarray, grid_hw, newton_iterations: int = 5,
-              prior: np.ndarray | None = None, prior_weight: float = 0.0, refine_merged: bool = False) -> Peak:
+              prior: np.ndarray | None = None, prior_weight=0.0, refine_merged: bool = False) -> Peak:
     """Maximum over scales of the scores ``scores_fs`` (S, 2Ky+1, Kx+1): grid search on
     :func:`sample_fs`, then Newton refinement in the best scale. With a ``prior`` (S, Gy, Gx) on
     the same grid (e.g. :meth:`.colour_model.ColourModel.response`), the grid search runs on
     ``(1 - prior_weight) * score / max(score) + prior_weight * prior / max(prior)`` (each map
     relative to its own maximum: the two have unrelated units) and Newton climbs the filter's
     score from there (``refine_merged``: a parabola through the merged map's maximum and its
-    neighbours places the peak instead, Staple's choice); the peak's value stays the filter's."""
+    neighbours places the peak instead, Staple's choice); the peak's value stays the filter's.
+    ``prior_weight`` may be a function of the filter's grid maximum."""
     if scores_fs.ndim == 2:
         scores_fs = scores_fs[None]
     gy, gx = int(grid_hw[0]), int(grid_hw[1])
     sampled = sample_fs(scores_fs, (gy, gx))
     merged = sampled
+    top_score = float(sampled.max())
+    if callable(prior_weight):
+        prior_weight = float(prior_weight(top_score))
     if prior is not None and prior_weight > 0.0:
         prior = np.asarray(prior, dtype=np.float32).reshape(sampled.shape)
-        top_score, top_prior = float(sampled.max()), float(prior.max())
+        top_prior = float(prior.max())
         if top_score > 0.0 and top_prior > 0.0:
             merged = (1.0 - prior_weight) / top_score * sampled + prior_weight / top_prior * prior
     flat = int(np.argmax(merged))

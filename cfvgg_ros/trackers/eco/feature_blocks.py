@@ -436,3 +436,41 @@ class FeatureExtractor:
         power, by_size, by_dim = self.normalize
         x = np.array(average_pool(np.asarray(x, dtype=np.float32), cfg.downsample), dtype=np.float32)
         return normalize_features(x, power, by_size, by_dim)
+
+
+def rotation(angle: float) -> np.ndarray:
+    """2x2 matrix taking patch axes ``(dy, dx)`` to image axes for a patch rotated by ``angle``
+    radians (counter-clockwise on the screen, y down)."""
+    c, s = math.cos(angle), math.sin(angle)
+    return np.array([[c, -s], [s, c]])
+
+
+def sample_rotated_patch(frame: np.ndarray, center_yx, patch_sz_hw, output_sz_hw, angle: float):
+    """:func:`sample_patch` of a region turned by ``angle`` radians about ``center_yx``: the patch's
+    axes are the image axes rotated by ``angle`` (:func:`rotation`), so a target turned by the same
+    angle appears upright in it. ``angle == 0`` is :func:`sample_patch` itself. The region's
+    bounding square is sampled first (area-averaged as there), then turned and cropped.
+
+    Returns ``(patch, center_yx, scale_yx)`` with the centre exactly ``center_yx``."""
+    if angle == 0.0:
+        return sample_patch(frame, center_yx, patch_sz_hw, output_sz_hw)
+    import cv2
+
+    oh, ow = (int(v) for v in output_sz_hw)
+    sy, sx = float(patch_sz_hw[0]) / oh, float(patch_sz_hw[1]) / ow
+    side_out = int(math.ceil(math.hypot(oh, ow))) + 2
+    side_out += (side_out - oh) % 2  # same parity as the output: the crop is centred exactly
+    bound, centre, scale = sample_patch(frame, center_yx, (side_out * sy, side_out * sx), (side_out, side_out))
+    # dst pixel (row r, col c) samples bound at centre + R (offsets in output pixels), in bound's
+    # pixel-centre coordinates; the bound patch has its own (slightly rounded) scale
+    rot = rotation(angle)
+    gy, gx = sy / scale[0], sx / scale[1]  # output pixel -> bound pixel
+    a = np.array([[rot[1, 1] * gx, rot[1, 0] * gy], [rot[0, 1] * gx, rot[0, 0] * gy]])  # (x, y) <- (c, r)
+    off_c = (center_yx[1] - centre[1]) / scale[1] + side_out / 2.0 - 0.5
+    off_r = (center_yx[0] - centre[0]) / scale[0] + side_out / 2.0 - 0.5
+    base = np.array([(ow - 1) / 2.0, (oh - 1) / 2.0])
+    t = np.array([off_c, off_r]) - a @ base
+    warp = np.hstack([a, t[:, None]]).astype(np.float64)
+    patch = cv2.warpAffine(np.ascontiguousarray(bound), warp, (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                           borderMode=cv2.BORDER_REPLICATE)
+    return np.ascontiguousarray(patch), (float(center_yx[0]), float(center_yx[1])), (sy, sx)

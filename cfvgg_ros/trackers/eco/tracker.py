@@ -24,7 +24,7 @@ from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 from .colour_model import ColourModel, is_grey
 from .config import ECOConfig
 from .detection import find_peak
-from .feature_blocks import FeatureExtractor, cosine_window, sample_patch
+from .feature_blocks import FeatureExtractor, cosine_window, rotation, sample_rotated_patch
 from .fourier import cfft2, frequencies, half_spectrum_shape, shift_sample, symmetrize_filter
 from .interpolation import interpolation_fourier
 from .normal_equations import (
@@ -174,7 +174,9 @@ class ECOTracker(Tracker):
         patches, centres, pscales = [], [], []
         with self.profiler.stage("patch"):
             for s in scales:
-                patch, centre, pscale = sample_patch(frame, pos, self.img_sample_sz * s, self.img_sample_sz)
+                patch, centre, pscale = sample_rotated_patch(
+                    frame, pos, self.img_sample_sz * s, self.img_sample_sz, self.angle
+                )
                 patches.append(patch)
                 centres.append(np.array(centre))
                 pscales.append(np.array(pscale))
@@ -203,8 +205,12 @@ class ECOTracker(Tracker):
         tracker's ``pos`` puts pixel ``i`` on ``[i, i + 1)``)."""
         return (float(self.pos[0] - 0.5), float(self.pos[1] - 0.5))
 
+    def _to_patch_axes(self, offset) -> np.ndarray:
+        """An image-axes offset ``(dy, dx)`` in the sample's (turned) axes."""
+        return rotation(self.angle).T @ np.asarray(offset, dtype=np.float64) if self.angle else np.asarray(offset)
+
     def _shift_to(self, zf, pos, centre, pscale):
-        frac = (np.asarray(pos) - centre) / (self.img_support_sz * pscale)
+        frac = self._to_patch_axes(np.asarray(pos) - centre) / (self.img_support_sz * pscale)
         if not np.any(frac):
             return zf
         return [shift_sample(z, frac, ky, kx) for z, ky, kx in zip(zf, self.ky, self.kx, strict=True)]
@@ -258,12 +264,15 @@ class ECOTracker(Tracker):
         cfg = self.config
         x, y, w, h = box
         self.pos = np.array([y + h / 2.0, x + w / 2.0])
+        self.angle = 0.0  # radians the samples are turned by (rotation_step)
         self._setup(frame.shape[:2], (h, w))
         raw_maps, patches = [], []
         feats, centres, pscales = self._samples(
             frame, self.pos, [self.current_scale], raw=raw_maps, patches_out=patches
         )
         self.target_sz = self.base_target_sz * self.current_scale
+        self._peak_mean = None  # running mean of the filter's grid peaks (colour_merge_max)
+        self._found_mean = None  # running mean of the frames' peaks (rotation_trigger)
         self.colour = None
         if cfg.colour_merge > 0.0:
             self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
@@ -405,7 +414,25 @@ class ECOTracker(Tracker):
             found = self._locate(frame)
             if best is None or found[0].value > best[0].value:
                 best = found
+        best_angle = self.angle
+        if cfg.rotation_step > 0.0 and self._found_mean is not None and best[0].value < (
+            cfg.rotation_trigger * self._found_mean
+        ):
+            origin, upright = best[4], self.angle
+            limit = math.radians(cfg.max_rotation)
+            for sign in (1.0, -1.0):
+                turned = upright + sign * math.radians(cfg.rotation_step)
+                if abs(turned) > limit + 1e-9:
+                    continue
+                self.pos, self.angle = np.array(origin, dtype=np.float64), turned
+                found = self._locate(frame)
+                if found[0].value > best[0].value:
+                    best, best_angle = found, turned
+        self.angle = best_angle
         peak, centres, pscales, z_blocks, self.pos, self.current_scale, patches = best
+        rate = cfg.gate_rate
+        value = float(peak.value)
+        self._found_mean = value if self._found_mean is None else (1 - rate) * self._found_mean + rate * value
         if float(peak.value) >= cfg.redetect_threshold:
             self.low_streak, self.confident_pos = 0, self.pos.copy()
         else:
@@ -519,7 +546,7 @@ class ECOTracker(Tracker):
                         for p, ps, sc in zip(patches, pscales, scales, strict=True)
                     ])
                 peak = find_peak(
-                    scores, self.grid, cfg.newton_iterations, prior, cfg.colour_merge, cfg.colour_refine_merged
+                    scores, self.grid, cfg.newton_iterations, prior, self._colour_weight, cfg.colour_refine_merged
                 )
             s = peak.scale_index
             disp = (
@@ -531,6 +558,8 @@ class ECOTracker(Tracker):
                 )
                 * pscales[s]
             )
+            if self.angle:  # the sample's axes are turned: back to image axes
+                disp = rotation(self.angle) @ disp
             new_pos = centres[s] + disp
             if not np.all(np.isfinite(new_pos)):
                 raise TrackerError("tracker diverged: non-finite position")
@@ -543,10 +572,22 @@ class ECOTracker(Tracker):
                 break
         return peak, centres, pscales, z_blocks, pos, current_scale, patches
 
+    def _colour_weight(self, top: float) -> float:
+        """The colour model's merge weight for a frame whose filter score peaks at ``top`` on the
+        grid: ``colour_merge``, rising to ``colour_merge_max`` as ``top`` falls below the running
+        mean of earlier peaks (which this call updates)."""
+        cfg = self.config
+        if cfg.colour_merge_max <= cfg.colour_merge:
+            return cfg.colour_merge
+        mean = self._peak_mean if self._peak_mean is not None else top
+        self._peak_mean = (1.0 - cfg.gate_rate) * mean + cfg.gate_rate * top
+        drop = min(max(1.0 - top / mean, 0.0), 1.0) if mean > 0.0 else 0.0
+        return cfg.colour_merge + (cfg.colour_merge_max - cfg.colour_merge) * drop
+
     def _learn_colour(self, patch, centre, pscale) -> None:
         """Update the colour model from ``patch`` (sampled at ``centre`` with ``pscale`` image
         pixels per patch pixel) with the target at the current position and size."""
-        rel = (self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+        rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
         self.colour.update(patch, rel, self.target_sz / pscale)
 
     def _result(self, peak) -> TrackResult:

@@ -141,3 +141,21 @@ def test_colour_settings_are_validated():
             ECOConfig.feco(**bad)
     with pytest.raises(ValueError):
         ColourModel(bins=20)
+
+
+def test_colour_weight_rises_as_the_filter_peak_falls():
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    tracker = ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                        colour_merge=0.4, colour_merge_max=0.8, gate_rate=0.5))
+    tracker._peak_mean = None
+    assert tracker._colour_weight(1.0) == pytest.approx(0.4)  # first frame: its own mean
+    # running mean (1 + 1) / 2 = 1 before the update: a peak of 0.5 is half of it
+    assert tracker._colour_weight(1.0) == pytest.approx(0.4)
+    assert tracker._colour_weight(0.5) == pytest.approx(0.4 + 0.4 * 0.5)
+    assert tracker._colour_weight(0.0) == pytest.approx(0.8)  # mean now 0.75: a zero peak, full weight
+    fixed = ECOTracker(ECOConfig.feco(colour_merge=0.45))
+    assert fixed._colour_weight(0.01) == 0.45
+    with pytest.raises(ValueError):
+        ECOConfig.feco(colour_merge=0.5, colour_merge_max=0.3)
