@@ -114,9 +114,10 @@ def find_peak(scores_fs: np.ndarray, grid_hw, newton_iterations: int = 5,
     gy, gx = int(grid_hw[0]), int(grid_hw[1])
     sampled = sample_fs(scores_fs, (gy, gx))
     merged = sampled
-    top_score = float(sampled.max())
-    if callable(prior_weight):
-        prior_weight = float(prior_weight(top_score))
+    if prior is not None:
+        top_score = float(sampled.max())
+        if callable(prior_weight):
+            prior_weight = float(prior_weight(top_score))
     if prior is not None and prior_weight > 0.0:
         prior = np.asarray(prior, dtype=np.float32).reshape(sampled.shape)
         top_prior = float(prior.max())

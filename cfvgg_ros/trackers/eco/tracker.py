@@ -430,9 +430,9 @@ class ECOTracker(Tracker):
                     best, best_angle = found, turned
         self.angle = best_angle
         peak, centres, pscales, z_blocks, self.pos, self.current_scale, patches = best
-        rate = cfg.gate_rate
-        value = float(peak.value)
-        self._found_mean = value if self._found_mean is None else (1 - rate) * self._found_mean + rate * value
+        if cfg.rotation_step > 0.0:
+            value, rate = float(peak.value), cfg.gate_rate
+            self._found_mean = value if self._found_mean is None else (1 - rate) * self._found_mean + rate * value
         if float(peak.value) >= cfg.redetect_threshold:
             self.low_streak, self.confident_pos = 0, self.pos.copy()
         else:
@@ -539,14 +539,15 @@ class ECOTracker(Tracker):
                 z_blocks = [np.stack([z[d] for z in zs]) for d in range(len(self.hf))]
             with prof.stage("detection"):
                 scores = self.layout.scores(self.hf, z_blocks)
-                prior = None
+                prior, weight = None, 0.0
                 if self.colour is not None:  # the colour score on the same grid, per scale
+                    weight = self._colour_weight
                     prior = np.stack([
                         self.colour.response(p, self.base_target_sz * sc / ps, self.grid, self.img_support_sz)
                         for p, ps, sc in zip(patches, pscales, scales, strict=True)
                     ])
                 peak = find_peak(
-                    scores, self.grid, cfg.newton_iterations, prior, self._colour_weight, cfg.colour_refine_merged
+                    scores, self.grid, cfg.newton_iterations, prior, weight, cfg.colour_refine_merged
                 )
             s = peak.scale_index
             disp = (
