@@ -226,6 +226,27 @@ class RosClient:
         detail = f"\n--- node log ---\n{log()[-4000:]}" if log is not None else ""
         pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}{detail}")
 
+    def call(self, service, request, timeout: float = 60.0, resend_after: float = 5.0, log=None):
+        """Call an idempotent service, sending the request again each ``resend_after`` s without a reply.
+
+        ``service_is_ready`` says our side has matched the server; the server's reply writer may not
+        have matched our reply reader yet (discovery is asymmetric, slow on a loaded 2-core runner),
+        and Fast DDS drops a reply it cannot deliver. Resending is safe only for calls that change
+        nothing twice (get_state, listing, describing or setting parameters).
+        """
+        self.wait_for(service.service_is_ready, 30, f"service {service.srv_name}", log)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            future = service.call_async(request)
+            resend_at = min(deadline, time.monotonic() + resend_after)
+            while time.monotonic() < resend_at:
+                if future.done():
+                    return future.result()
+                time.sleep(0.01)
+            future.cancel()
+        detail = f"\n--- node log ---\n{log()[-4000:]}" if log is not None else ""
+        pytest.fail(f"no reply from {service.srv_name} in {timeout:.0f} s (resent every {resend_after:.0f} s){detail}")
+
     def last_status(self) -> dict | None:
         with self.lock:
             return self.statuses[-1] if self.statuses else None

@@ -107,10 +107,7 @@ class ParamClient:
         self.types = (ListParameters, DescribeParameters, GetParameters, SetParameters)
 
     def _call(self, client, request):
-        self.client.wait_for(client.service_is_ready, 30, f"service {client.srv_name}")
-        future = client.call_async(request)
-        self.client.wait_for(future.done, 30, f"a reply from {client.srv_name}")
-        return future.result()
+        return self.client.call(client, request)
 
     def names(self, prefix: str = "") -> list[str]:
         request = self.types[0].Request(prefixes=[prefix] if prefix else [], depth=0)

@@ -117,11 +117,9 @@ def _parameter(client, node: str, name: str):
     from rclpy.parameter import parameter_value_to_python
 
     service = client.node.create_client(GetParameters, f"{node}/get_parameters")
-    client.wait_for(service.service_is_ready, 30, f"{node}/get_parameters")
-    future = service.call_async(GetParameters.Request(names=[name]))
-    client.wait_for(future.done, 30, "the parameter")
+    reply = client.call(service, GetParameters.Request(names=[name]))
     client.node.destroy_client(service)
-    return parameter_value_to_python(future.result().values[0])
+    return parameter_value_to_python(reply.values[0])
 
 
 def _node_pid(launch: Launch, executable: str, timeout: float = 30.0, exclude=()) -> int:

@@ -29,19 +29,39 @@ class Lifecycle:
         self.get = client.node.create_client(GetState, f"/{node_name}/get_state")
         self.ChangeState, self.GetState = ChangeState, GetState
 
-    def _call(self, service, request, timeout: float = 120.0):
-        self.client.wait_for(service.service_is_ready, 30, f"service {service.srv_name}")
-        future = service.call_async(request)
-        self.client.wait_for(future.done, timeout, f"a reply from {service.srv_name}")
-        return future.result()
-
     def state(self) -> str:
-        return self._call(self.get, self.GetState.Request()).current_state.label
+        return self.client.call(self.get, self.GetState.Request(), timeout=120.0).current_state.label
 
-    def transition(self, transition_id: int) -> bool:
+    def settled_state(self, timeout: float = 120.0) -> str:
+        """The state once no transition is in progress."""
+        return self.client.wait_for(lambda: (s := self.state()) not in self.TRANSITIONAL and s, timeout,
+                                    "the transition to end")
+
+    TRANSITIONAL = ("configuring", "cleaningup", "shuttingdown", "activating", "deactivating", "errorprocessing")
+
+    def transition(self, transition_id: int, timeout: float = 120.0) -> bool:
+        """Request a transition; its success.
+
+        A change_state request is not idempotent, so a lost reply (see ``RosClient.call``) is not
+        answered by resending blindly: if the state has moved, the transition happened; if not, it
+        was never received or it failed, and sending it again is safe.
+        """
+        before = self.settled_state()
+        self.client.wait_for(self.change.service_is_ready, 30, f"service {self.change.srv_name}")
         request = self.ChangeState.Request()
         request.transition.id = transition_id
-        return self._call(self.change, request).success
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            future = self.change.call_async(request)
+            reply_by = min(deadline, time.monotonic() + 30.0)
+            while time.monotonic() < reply_by and not future.done():
+                time.sleep(0.01)
+            if future.done():
+                return future.result().success
+            future.cancel()
+            if self.settled_state() != before:
+                return True
+        pytest.fail(f"no reply from {self.change.srv_name} in {timeout:.0f} s")
 
 
 @pytest.fixture(scope="module")
@@ -66,10 +86,7 @@ def test_transitions(managed, ros_client, synthetic, h):
     assert lifecycle.state() == "unconfigured"
     # parameters are declared before configure: the tracker's settings are listed already
     lister = client.node.create_client(ListParameters, "/track_node/list_parameters")
-    client.wait_for(lister.service_is_ready, 30, "list_parameters")
-    future = lister.call_async(ListParameters.Request())
-    client.wait_for(future.done, 30, "the parameter list")
-    names = set(future.result().result.names)
+    names = set(client.call(lister, ListParameters.Request()).result.names)
     assert {"tracker", "model", "image_qos"} <= names
     assert any(n.startswith(default_tracker().replace("-", "_") + ".") for n in names)
     assert _no_status_for(client, 1.0)
