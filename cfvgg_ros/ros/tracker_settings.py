@@ -135,6 +135,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "rotation_step": Rule(low=0),
         "rotation_trigger": Rule(low=0, high=1, low_open=True),
         "max_rotation": Rule(low=0),
+        "response_consistency": Rule(low=0),
     },
     "KCFConfig": {
         "feature": Rule(choices=("hog", "cnn:low", "cnn:mid", "cnn:high")),

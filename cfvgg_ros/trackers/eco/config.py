@@ -162,6 +162,11 @@ class ECOConfig:
     rotation_step: float = 0.0
     rotation_trigger: float = 0.7
     max_rotation: float = 90.0
+    # response consistency (ARCF, Huang et al., ICCV 2019; not in ECO): training also minimises
+    # response_consistency x ||z_k f - z_k f_prev||^2, the change of the response on the newest
+    # sample z_k from the one the filter before this training gave it (ARCF's previous response map
+    # shifted onto the new position); relative to the sample weights, which sum to 1 (0: off)
+    response_consistency: float = 0.0
     # re-detection from the tracker's own filter (not in ECO): after redetect_after consecutive
     # frames scoring below redetect_threshold, redetect_candidates extra searches per frame centred
     # on a ring of redetect_radius target sizes around the last confident position (8 directions,
@@ -222,6 +227,8 @@ class ECOConfig:
             raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
         if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:
             raise ValueError("need rotation_step >= 0, 0 < rotation_trigger <= 1 and max_rotation >= 0")
+        if not self.response_consistency >= 0.0:
+            raise ValueError(f"response_consistency must be >= 0, got {self.response_consistency}")
         if self.colour_bins not in (8, 16, 32, 64, 128, 256):
             raise ValueError(f"colour_bins must be 8, 16, 32, 64, 128 or 256, got {self.colour_bins}")
         if self.scale_step <= 1.0:

@@ -72,6 +72,7 @@ class FilterSystem:
         self.yf = yf
         self.z = None
         self.alpha = None
+        self._anchor = None
 
     def set_samples(self, z, alpha) -> None:
         self.z = z
@@ -79,14 +80,34 @@ class FilterSystem:
         # homogeneous tuples, not numba typed lists: those compile at run time on first use
         self._z_list = tuple(np.ascontiguousarray(zz) for zz in z)
         self._rows = np.array([rs.start for rs, _ in self.layout.slices], dtype=np.int64)
+        self._anchor = None
+
+    def set_anchor(self, z, hf_prev, weight: float) -> None:
+        """Add ARCF's response-consistency term ``weight * ||sum_d z_d (f_d - f_prev,d)||^2`` for
+        one sample ``z`` (blocks (C, ...)): the response on ``z`` is kept near the one ``hf_prev``
+        gives it. Its normal-equation part is ``weight * z^H z (f - f_prev)``: ``A`` gains
+        ``weight * z^H z``, ``b`` gains the same operator applied to ``f_prev``. Cleared by
+        :meth:`set_samples`."""
+        self._anchor = (tuple(np.ascontiguousarray(zz[None], dtype=np.complex64) for zz in z),
+                        np.array([weight], dtype=np.float32))
+        self._anchor_rhs = self._anchor_term(tuple(np.ascontiguousarray(f, dtype=np.complex64) for f in hf_prev))
+
+    def _anchor_term(self, hf):
+        z, weight = self._anchor
+        outs = tuple(np.empty(f.shape, dtype=np.complex64) for f in hf)
+        ny, nx1 = self.layout.output_shape
+        filter_data_term(z, hf, self._rows, weight, ny, nx1, outs)
+        return outs
 
     def rhs(self):
-        """``b_d = sum_j alpha_j conj(z_j,d) y_d``."""
+        """``b_d = sum_j alpha_j conj(z_j,d) y_d`` (+ the anchor's part, :meth:`set_anchor`)."""
         out = []
         for zz, y in zip(self.z, self.yf, strict=True):
             acc = np.empty(zz.shape[1:], dtype=np.complex64)
             weighted_sum(self.alpha, zz, acc)
             out.append(np.conj(acc) * y)
+        if self._anchor is not None:
+            out = [o + a for o, a in zip(out, self._anchor_rhs, strict=True)]
         return out
 
     def apply(self, hf):
@@ -94,6 +115,9 @@ class FilterSystem:
         ny, nx1 = self.layout.output_shape
         hf = tuple(np.ascontiguousarray(f, dtype=np.complex64) for f in hf)
         filter_data_term(self._z_list, hf, self._rows, self.alpha, ny, nx1, tuple(outs))
+        if self._anchor is not None:
+            for o, a in zip(outs, self._anchor_term(hf), strict=True):
+                o += a
         for o, f in zip(outs, hf, strict=True):
             self.reg.accumulate(f, o)
         return outs

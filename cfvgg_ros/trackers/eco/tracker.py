@@ -362,8 +362,9 @@ class ECOTracker(Tracker):
                 (p + d).astype(np.float32) for p, d in zip(self.projection, sol[nb:], strict=True)
             ]
 
-    def _train_filter(self, iterations: int, fresh: bool = False) -> None:
-        """CG on the filter for the current sample space (ECO Sec. 3.3)."""
+    def _train_filter(self, iterations: int, fresh: bool = False, newest=None) -> None:
+        """CG on the filter for the current sample space (ECO Sec. 3.3); with
+        ``response_consistency``, the newest sample ``newest`` anchors the response (ARCF)."""
         cfg = self.config
         n = self.sample_space.num_training_samples
         z = [s[:n] for s in self.sample_space.samples]
@@ -371,6 +372,10 @@ class ECOTracker(Tracker):
         diag = filter_preconditioner(
             self.sample_energy, self.reg.energy, cfg.precond_data_param, cfg.precond_reg_param
         )
+        if newest is not None and cfg.response_consistency > 0.0:
+            self.filter_system.set_anchor(newest, self.hf, cfg.response_consistency)
+            # the term's diagonal (weight x |z|^2) joins the preconditioner, as the samples' energy does
+            diag = [d + cfg.response_consistency * (z.real**2 + z.imag**2) for d, z in zip(diag, newest, strict=True)]
         forget = (1.0 - cfg.learning_rate) ** cfg.CG_forgetting_rate
         hf, state, _ = conjugate_gradient(
             self.filter_system.apply,
@@ -481,7 +486,7 @@ class ECOTracker(Tracker):
                 for e, t in zip(self.sample_energy, train, strict=True):
                     e *= 1 - lr
                     e += lr * (t.real**2 + t.imag**2)
-                self._train_filter(cfg.CG_iter)
+                self._train_filter(cfg.CG_iter, newest=train)
             self.frames_since_last_train = 0
         else:
             self.frames_since_last_train += 1

@@ -38,7 +38,9 @@ def _tracker(**overrides):
 def test_paper_configuration_has_every_departure_off():
     cfg = ECOConfig.feco()
     assert (cfg.update_gate, cfg.max_scale_change, cfg.motion_prediction, cfg.motion_hypotheses,
-            cfg.min_search_side, cfg.redetect_candidates) == (0.0, 0.0, 0.0, False, 0.0, 0)
+            cfg.min_search_side, cfg.redetect_candidates, cfg.response_consistency) == (
+                0.0, 0.0, 0.0, False, 0.0, 0, 0.0)
+    assert ECOConfig.cfvgg().response_consistency == 0.0
     cfvgg = ECOConfig.cfvgg()
     for key, value in CFVGG_OVERRIDES.items():
         assert getattr(cfvgg, key) == value
@@ -54,7 +56,8 @@ def test_cfvgg_is_registered_with_its_metadata():
 
 
 @pytest.mark.parametrize("bad", [{"update_gate": 1.0}, {"update_gate": -0.1}, {"gate_rate": 0.0},
-                                 {"max_scale_change": 0.9}, {"motion_prediction": 1.5}])
+                                 {"max_scale_change": 0.9}, {"motion_prediction": 1.5},
+                                 {"response_consistency": -0.1}, {"response_consistency": float("nan")}])
 def test_bad_values_are_rejected(bad):
     with pytest.raises(ValueError):
         ECOConfig.feco(**bad)
@@ -123,6 +126,25 @@ def test_update_gate_skips_the_model_update_on_a_low_peak():
     result = tracker.update(noise)  # the target is gone: a low peak
     assert result.score < 0.5 * accepted
     assert tracker.sample_space.num_training_samples == merged and tracker.accepted_peak == accepted
+
+
+def test_response_consistency_slows_the_filter_change_and_keeps_tracking():
+    """ARCF's term: the filter trained with a heavy weight moves less from its first-frame
+    solution over the same frames, and the target is still followed."""
+    frames = _moving(frames=8, step=(0, 3))
+
+    def drift(weight):
+        tracker = _tracker(response_consistency=weight, train_gap=0)
+        tracker.init(frames[0][0], frames[0][1])
+        first = [f.copy() for f in tracker.hf]
+        for frame, box in frames[1:]:
+            result = tracker.update(frame)
+            assert abs(result.box[0] - box[0]) < 2.0 and abs(result.box[1] - box[1]) < 2.0
+        change = sum(float(np.sum(np.abs(a - b) ** 2)) for a, b in zip(tracker.hf, first, strict=True))
+        return change / sum(float(np.sum(np.abs(b) ** 2)) for b in first)
+
+    free, anchored = drift(0.0), drift(10.0)
+    assert anchored < 0.5 * free
 
 
 def test_max_scale_change_bounds_the_scale_filter():

@@ -109,6 +109,65 @@ def test_filter_training_fits_the_label():
     np.testing.assert_allclose(score, y, atol=2e-3 * np.abs(y).max())
 
 
+def test_response_consistency_term_is_weight_zh_z_times_the_filter_change():
+    """ARCF's term ``g ||z (f - f_prev)||^2``: A gains ``g z^H z``, b gains ``g z^H z f_prev``
+    (hand-computed on the full output spectrum); set_samples clears it."""
+    rng = np.random.default_rng(4)
+    layout = SpectrumLayout([(9, 5), (5, 3)])
+    reg = RegularizationOperator(reg_window_filter((60, 60), (20, 20)))
+    yf = [_herm(rng, 1, 9)[0], _herm(rng, 1, 5)[0]]
+    system = FilterSystem(layout, reg, yf)
+    z = [np.stack([_herm(rng, 3, 9) for _ in range(3)]), np.stack([_herm(rng, 2, 5) for _ in range(3)])]
+    system.set_samples(z, [0.5, 0.3, 0.2])
+    f = [_herm(rng, 3, 9), _herm(rng, 2, 5)]
+    f_prev = [_herm(rng, 3, 9), _herm(rng, 2, 5)]
+    plain_a, plain_b = system.apply(f), system.rhs()
+    newest, g = [z[0][1], z[1][1]], 0.7
+    system.set_anchor(newest, f_prev, g)
+
+    def zh_z(h):  # g conj(z_d) * (sum_d' z_d' h_d')[block d's rows], by hand
+        total = np.zeros(layout.output_shape, np.complex64)
+        for (rs, cs), zz, hh in zip(layout.slices, newest, h, strict=True):
+            total[rs, cs] += np.sum(zz * hh, axis=0)
+        return [g * np.conj(zz) * total[rs, cs] for (rs, cs), zz in zip(layout.slices, newest, strict=True)]
+
+    for got, base, extra in zip(system.apply(f), plain_a, zh_z(f), strict=True):
+        np.testing.assert_allclose(got, base + extra, atol=1e-4 * np.abs(base + extra).max())
+    for got, base, extra in zip(system.rhs(), plain_b, zh_z(f_prev), strict=True):
+        np.testing.assert_allclose(got, base + extra, atol=1e-4 * np.abs(base + extra).max())
+    u = [_herm(rng, 3, 9), _herm(rng, 2, 5)]
+    assert filter_inner(u, system.apply(f)) == pytest.approx(filter_inner(system.apply(u), f), rel=1e-4)
+    system.set_samples(z, [0.5, 0.3, 0.2])
+    for got, base in zip(system.apply(f), plain_a, strict=True):
+        np.testing.assert_allclose(got, base, atol=1e-6 * np.abs(base).max())
+
+
+def test_a_heavy_response_consistency_keeps_the_previous_response():
+    """With a weight far above the data's, training moves the response on the anchored sample
+    little from the previous filter's while the plain system fits the label."""
+    rng = np.random.default_rng(5)
+    layout = SpectrumLayout([(9, 5)])
+    y = [_herm(rng, 1, 9)[0] / 81]
+    system = FilterSystem(layout, RegularizationOperator(np.array([[1e-4]])), y)
+    z = [_herm(rng, 3, 9)[None] / 81]
+    f_prev = [_herm(rng, 3, 9)]
+    prev_response = layout.scores(f_prev, z)[0]
+
+    def trained(weight):
+        system.set_samples(z, [1.0])
+        if weight:
+            system.set_anchor([z[0][0]], f_prev, weight)
+        hf, _, _ = conjugate_gradient(system.apply, system.rhs(), [np.zeros((3, 9, 5), np.complex64)],
+                                      inner=filter_inner, max_iter=100)
+        return layout.scores(hf, z)[0]
+
+    free, anchored = trained(0.0), trained(1000.0)
+    assert np.abs(free - y[0]).max() < 0.01 * np.abs(y[0]).max()
+    # the optimum of |r - y|^2 + g |r - r_prev|^2 is (y + g r_prev) / (1 + g)
+    np.testing.assert_allclose(anchored, (y[0] + 1000.0 * prev_response) / 1001.0,
+                               atol=0.01 * np.abs(prev_response).max())
+
+
 def test_gauss_newton_joint_steps_lower_the_objective():
     """ECO Eq. 7: Gauss-Newton steps on (f, P) descend and lower ||sum f . P^T x - y||^2 + ||w f||^2 + lam ||P||^2."""
     from cfvgg_ros.trackers.eco.projection import pca_projection, project_fourier
