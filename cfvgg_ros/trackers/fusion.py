@@ -9,7 +9,8 @@ own tracker is unsure. While every expert's box overlaps the first expert's by a
 disagree, the most confident expert's box is reported; an expert that loses ``correct_after``
 disagreeing frames in a row to the same winner is started again on the winner's box (its own
 ``init``: for a CNN correlation filter that is one first-frame training, a latency spike of a few
-hundred milliseconds on that frame).
+hundred milliseconds on that frame). An expert whose update fails (``TrackerError``) is started
+again on the reported box at once; only a frame on which every expert fails raises.
 
 Means only learn from frames where the expert's box was reported or agreed with the reported
 one, so a drifting expert's low scores do not make its later scores look confident.
@@ -42,14 +43,20 @@ def box_overlap(a, b) -> float:
 
 
 def appearance(frame: np.ndarray, box, side: int = 32) -> np.ndarray:
-    """The grey patch under ``box`` (border pixels repeated outside the frame) resized to
-    ``side`` x ``side``, zero mean and unit norm (all zeros for a flat patch): dot products of two
-    are their normalised cross-correlation."""
+    """The grey pixels of ``box`` inside the frame resized to ``side`` x ``side``, zero mean and
+    unit norm: dot products of two are their normalised cross-correlation. All zeros for a flat
+    patch, a box off the frame or a non-finite box (the cost is bounded by the frame, whatever
+    box a diverging expert reports)."""
     x, y, w, h = (float(v) for v in box)
-    grey = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-    size = (max(int(round(w)), 1), max(int(round(h)), 1))
-    patch = cv2.getRectSubPix(grey, size, (x + w / 2.0 - 0.5, y + h / 2.0 - 0.5))
-    vec = cv2.resize(patch, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return np.zeros(side * side, dtype=np.float32)
+    fh, fw = frame.shape[:2]
+    x0, y0 = max(int(math.floor(x)), 0), max(int(math.floor(y)), 0)
+    x1, y1 = min(int(math.ceil(x + w)), fw), min(int(math.ceil(y + h)), fh)
+    if x1 <= x0 or y1 <= y0:
+        return np.zeros(side * side, dtype=np.float32)
+    grey = cv2.cvtColor(np.ascontiguousarray(frame[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    vec = cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA).astype(np.float32).ravel()
     vec -= vec.mean()
     norm = float(np.linalg.norm(vec))
     return vec / norm if norm > 1e-6 else np.zeros_like(vec)
@@ -96,11 +103,11 @@ class ExpertFusion(Tracker):
         self.first_template = appearance(frame, box) if self.judge == "template" else None
         self.template = self.first_template
 
-    def _judged(self, frame: np.ndarray, results) -> int:
-        """The expert whose box looks most like the target: the mean of the normalised
-        cross-correlations of its patch with the first template and with the running one."""
-        scores = [float(appearance(frame, r.box) @ (self.first_template + self.template)) for r in results]
-        return int(np.argmax(scores))
+    def _judged(self, frame: np.ndarray, results, live) -> int:
+        """The expert (of ``live``) whose box looks most like the target: the sum of the
+        normalised cross-correlations of its patch with the first template and the running one."""
+        scores = [float(appearance(frame, results[i].box) @ (self.first_template + self.template)) for i in live]
+        return live[int(np.argmax(scores))]
 
     def _confidence(self, index: int, score: float) -> float:
         """``score`` over the running mean of the expert's trusted scores (1 without any yet)."""
@@ -116,14 +123,23 @@ class ExpertFusion(Tracker):
             self.means[index] = score if mean is None else (1.0 - self.rate) * mean + self.rate * score
 
     def _update(self, frame: np.ndarray) -> TrackResult:
-        results = [expert.update(frame) for expert in self.experts]
-        confidences = [self._confidence(i, float(r.score)) for i, r in enumerate(results)]
-        lead = results[0].box
-        agree = all(box_overlap(lead, r.box) >= self.agree_iou for r in results[1:])
+        results: list[TrackResult | None] = []
+        for expert in self.experts:
+            try:
+                results.append(expert.update(frame))
+            except TrackerError:  # e.g. a diverged filter: it is started again on the reported box
+                results.append(None)
+        live = [i for i, r in enumerate(results) if r is not None]
+        if not live:
+            raise TrackerError(f"every expert failed on this frame ({'+'.join(self.names)})")
+        confidences = [self._confidence(i, float(r.score)) if r is not None else -math.inf
+                       for i, r in enumerate(results)]
+        agree = results[0] is not None and all(
+            r is not None and box_overlap(results[0].box, r.box) >= self.agree_iou for r in results[1:])
         if agree:
             winner = 0
         elif self.judge == "template":
-            winner = self._judged(frame, results)
+            winner = self._judged(frame, results, live)
         else:
             winner = int(np.argmax(confidences))
         chosen = results[winner].box
@@ -132,12 +148,13 @@ class ExpertFusion(Tracker):
             norm = float(np.linalg.norm(blend))
             self.template = blend / norm if norm > 1e-6 else self.template
         for i, expert in enumerate(self.experts):
-            if i == winner or box_overlap(results[i].box, chosen) >= self.agree_iou:
-                self._trust(i, float(results[i].score))
+            result = results[i]
+            if result is not None and (i == winner or box_overlap(result.box, chosen) >= self.agree_iou):
+                self._trust(i, float(result.score))
                 self.streaks[i] = 0
                 continue
             self.streaks[i] = self.streaks[i] + 1 if self.reporting == winner else 1
-            if self.streaks[i] >= self.correct_after:
+            if result is None or self.streaks[i] >= self.correct_after:
                 try:
                     expert.init(frame, chosen)
                 except TrackerError:

@@ -25,8 +25,10 @@ class Scripted(Tracker):
         self.inits.append(tuple(box))
 
     def _update(self, frame):
-        box, score = self.script.pop(0)
-        return TrackResult(box, score)
+        step = self.script.pop(0)
+        if step is None:
+            raise TrackerError("scripted failure")
+        return TrackResult(*step)
 
 
 register_tracker("scripted-a", lambda: Scripted("a"))
@@ -93,7 +95,23 @@ def test_appearance_is_a_normalised_patch():
     assert float(a @ appearance(brighter, (10, 10, 20, 16))) > 0.99
     assert float(a @ appearance(frame, (50, 30, 20, 16))) < 0.5
     assert not appearance(np.full((60, 80, 3), 7, np.uint8), (10, 10, 20, 16)).any()  # flat: zeros
-    assert appearance(frame, (70, 50, 30, 30)).shape == (1024,)  # partly outside the frame
+    assert appearance(frame, (70, 50, 30, 30)).any()  # partly outside: the part inside
+    assert float(a @ appearance(frame, (10, 10, 20, 16))) == pytest.approx(1.0)
+    for outside in [(100, 10, 20, 20), (-50, -50, 20, 20), (float("nan"), 0, 20, 20), (0, 0, float("inf"), 9)]:
+        assert not appearance(frame, outside).any()
+    assert appearance(frame, (-1e9, -1e9, 2e9, 2e9)).shape == (1024,)  # a huge box costs one frame
+
+
+def test_an_expert_that_fails_is_started_again_and_only_all_failing_raises():
+    a = [(HERE, 0.4), None, (NEAR, 0.4), None]
+    b = [(HERE, 0.8), (NEAR, 0.8), (NEAR, 0.8), None]
+    fusion = _fusion(a, b)
+    assert fusion.update(FRAME).box == HERE
+    assert fusion.update(FRAME).box == NEAR  # a failed: b reported, a started on b's box
+    assert fusion.experts[0].inits == [HERE, NEAR] and fusion.corrections == 1
+    assert fusion.update(FRAME).box == NEAR  # both again, agreeing
+    with pytest.raises(TrackerError, match="every expert failed"):
+        fusion.update(FRAME)
 
 
 def test_the_template_judge_picks_the_box_that_looks_like_the_target():
