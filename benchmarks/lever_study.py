@@ -7,7 +7,11 @@ sequence under several *conditions* and prints the mean AUC (pysot rules) per co
 * ``ope``: one pass from the ground truth (as cfvgg-bench);
 * ``stride2`` / ``stride3``: every 2nd / 3rd frame only (2x / 3x the motion per frame, as a 30 Hz
   replay of 10 Hz video, or a tracker that falls behind);
-* ``sre:<name>``: one of OTB's spatial-robustness starts (:mod:`cfvgg_ros.evaluation.perturbation`).
+* ``sre:<name>``: one of OTB's spatial-robustness starts (:mod:`cfvgg_ros.evaluation.perturbation`);
+* ``rollN``: the video turned by N degrees more every frame about the target's centre (a camera
+  rolling about the line of sight: the target and its surroundings rotate in the image, which the
+  train split hardly shows and the eval split does, e.g. a motorbike looping); the ground truth is
+  the axis-aligned box of the turned annotation, as for VOT's rotated boxes.
 
 Eval-split sequences are refused: this is the tuning tool, the eval split only reports.
 
@@ -42,17 +46,54 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_condition(text: str) -> tuple[int, str | None]:
-    """``ope`` -> (1, None); ``strideN`` -> (N, None); ``sre:<name>`` -> (1, name)."""
+def parse_condition(text: str) -> tuple[int, str | None, float]:
+    """``ope`` -> (1, None, 0); ``strideN`` -> (N, None, 0); ``sre:<name>`` -> (1, name, 0);
+    ``rollN`` -> (1, None, N degrees per frame)."""
     if text == "ope":
-        return 1, None
+        return 1, None, 0.0
     if text.startswith("stride") and text[6:].isdigit() and int(text[6:]) >= 1:
-        return int(text[6:]), None
+        return int(text[6:]), None, 0.0
+    if text.startswith("roll") and text[4:].replace(".", "", 1).isdigit() and float(text[4:]) > 0:
+        return 1, None, float(text[4:])
     if text.startswith("sre:"):
         from cfvgg_ros.evaluation.perturbation import parse_perturbations
 
-        return 1, parse_perturbations(text[4:])[0]
-    raise SystemExit(f"unknown condition {text!r}: use ope, strideN or sre:<perturbation>")
+        return 1, parse_perturbations(text[4:])[0], 0.0
+    raise SystemExit(f"unknown condition {text!r}: use ope, strideN, rollN or sre:<perturbation>")
+
+
+def rolled(sequence, degrees_per_frame: float):
+    """``sequence`` with frame i turned by ``i * degrees_per_frame`` about the target's centre
+    (the last annotated centre while the target is out of view), borders replicated; boxes become
+    the axis-aligned boxes of the turned annotations (same centre, w' = |w cos a| + |h sin a|,
+    h' = |w sin a| + |h cos a|)."""
+    import cv2
+    import numpy as np
+
+    from cfvgg_ros.datasets.sequence import Sequence
+
+    boxes = np.asarray(sequence.boxes, np.float64)
+    centres = boxes[:, :2] + (boxes[:, 2:] - 1.0) / 2.0  # pixel-centre convention of the trackers
+    for i in range(len(centres)):
+        if not np.all(np.isfinite(centres[i])):
+            centres[i] = centres[i - 1] if i else np.nan
+    angles = np.deg2rad(degrees_per_frame * np.arange(len(boxes)))
+    c, s = np.abs(np.cos(angles)), np.abs(np.sin(angles))
+    sizes = np.stack([boxes[:, 2] * c + boxes[:, 3] * s, boxes[:, 2] * s + boxes[:, 3] * c], axis=1)
+    turned = np.concatenate([centres - (sizes - 1.0) / 2.0, sizes], axis=1)
+    base = sequence.frame
+
+    def render(i, _base=base, _centres=centres, _deg=degrees_per_frame):
+        frame = _base(i)
+        if not np.all(np.isfinite(_centres[i])):
+            return frame
+        # cv2 turns counter-clockwise for positive angles in image coordinates (y down)
+        matrix = cv2.getRotationMatrix2D((float(_centres[i][0]), float(_centres[i][1])), _deg * i, 1.0)
+        return cv2.warpAffine(frame, matrix, (frame.shape[1], frame.shape[0]), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+
+    return Sequence(name=f"{sequence.name}@roll{degrees_per_frame:g}", dataset=sequence.dataset, boxes=turned,
+                    frames=list(sequence.frames), fps=sequence.fps, render=render)
 
 
 def strided(sequence, stride: int):
@@ -87,8 +128,10 @@ def run_one(task) -> dict:
     from cfvgg_ros.evaluation.metrics import score_sequence
     from cfvgg_ros.evaluation.runner import run_sequence
 
-    stride, perturbation = parse_condition(condition)
+    stride, perturbation, roll = parse_condition(condition)
     sequence = strided(resolve(spec, None), stride)
+    if roll:
+        sequence = rolled(sequence, roll)
     result = run_sequence(name, params, sequence, init_perturbation=perturbation)
     score = score_sequence(result.boxes, result.gt_boxes, rules="pysot")
     return {"tracker": label, "sequence": spec, "condition": condition, "auc": 100.0 * float(score.auc),

@@ -135,6 +135,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "rotation_step": Rule(low=0),
         "rotation_trigger": Rule(low=0, high=1, low_open=True),
         "max_rotation": Rule(low=0),
+        "rotation_margin": Rule(low=0),
+        "rotation_reach": Rule(low=0),
+        "rotation_box": Rule(choices=("rectangle", "ellipse", "upright")),
         "response_consistency": Rule(low=0),
     },
     "KCFConfig": {

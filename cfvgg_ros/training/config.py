@@ -50,8 +50,10 @@ class TeacherConfig:
 @dataclass
 class StudentConfig:
     """``init``: "auto" (prune the teacher when it is VGG-M, else random), "prune", "random",
-    or "mat" (copy the conv layers of the SimpleNN ``.mat`` in ``weights``). ``channels`` applies to
-    "random" / "mat"; pruning derives them from the teacher (VGG-M / 8 = 12, 32, 64, 64, 64)."""
+    "mat" (copy the conv layers of the SimpleNN ``.mat`` in ``weights``) or "onnx" (start from the
+    weights and input mean of a contract ONNX student in ``weights``, e.g. the shipped
+    ``models/cfvgg_student.onnx``, to fine-tune it). ``channels`` applies to "random" / "mat";
+    pruning derives them from the teacher (VGG-M / 8 = 12, 32, 64, 64, 64), "onnx" from the model."""
 
     init: str = "auto"
     channels: list[int] = field(default_factory=lambda: [12, 32, 64, 64, 64])
@@ -147,12 +149,14 @@ class TrainConfig:
             )
         if self.teacher.kind == "none" and self.loss.fidelity_levels:
             raise ConfigError("teacher.kind 'none' trains without a teacher: set loss.fidelity_levels: []")
-        if self.student.init not in ("auto", "prune", "random", "mat"):
-            raise ConfigError(f"student.init must be auto, prune, random or mat, got {self.student.init!r}")
+        if self.student.init not in ("auto", "prune", "random", "mat", "onnx"):
+            raise ConfigError(f"student.init must be auto, prune, random, mat or onnx, got {self.student.init!r}")
         if self.student.init == "prune" and self.teacher.kind != "vggm":
             raise ConfigError("student.init 'prune' needs the vggm teacher")
         if self.student.init == "mat" and not self.student.weights:
             raise ConfigError("student.init 'mat' needs student.weights (a SimpleNN .mat)")
+        if self.student.init == "onnx" and not self.student.weights:
+            raise ConfigError("student.init 'onnx' needs student.weights (a contract ONNX student)")
         if len(self.student.channels) != 5:
             raise ConfigError(f"student.channels must list 5 filter counts, got {self.student.channels}")
         for name in ("fidelity_levels", "tracking_levels"):

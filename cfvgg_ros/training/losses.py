@@ -29,6 +29,10 @@ import math
 
 import torch
 
+from cfvgg_ros.models.contract import receptive_field
+
+from .student import student_geometry
+
 REDUCTIONS = ("sum", "mean")
 
 
@@ -198,3 +202,28 @@ def offline_loss(
     if not math.isfinite(tracking_weight) or tracking_weight < 0:
         raise ValueError(f"the tracking weight must be finite and >= 0, got {tracking_weight}")
     return tracking_weight * tracking + fidelity_weight * fidelity
+
+
+def _level_geometry() -> dict[str, tuple[int, float]]:
+    """(stride, offset) of every student output: cell i is centred at offset + stride * i."""
+    return {level: receptive_field(layers)[:2] for level, layers in student_geometry().items()}
+
+
+def labels_on_grids(
+    centres: torch.Tensor,
+    sizes: torch.Tensor,
+    grids: dict[str, tuple[int, int]],
+    sigma_factor: float,
+    min_sigma: float,
+) -> dict[str, torch.Tensor]:
+    """Gaussian labels g_l (Eq. 8) at the target centres (N x 2, (y, x) patch pixels) on each
+    level's grid; sigma = max(sigma_factor * target size / stride, min_sigma) cells, so every
+    level's label covers the same image area."""
+    geometry = _level_geometry()
+    labels = {}
+    for level, grid in grids.items():
+        stride, offset = geometry[level]
+        cells = (centres - offset) / stride
+        sigma = torch.clamp(sigma_factor * sizes / stride, min=min_sigma)
+        labels[level] = gaussian_labels(grid, cells, sigma).to(centres.device)
+    return labels

@@ -5,7 +5,12 @@ A pair is drawn from one sequence: the template is a square patch centred on the
 target in frame i, of side ``search_area_scale * sqrt(w * h)`` (the tracker's search area),
 resized to ``patch_size``; the search patch comes from a frame j with |i - j| <= ``max_frame_gap``,
 centred on the target of frame j shifted by up to ``shift_jitter`` target sizes and scaled by
-up to ``exp(+-scale_jitter)``. Each pair is a pure function of (seed, epoch, index), so data
+up to ``exp(+-scale_jitter)``. Optional heavier augmentation of the search patch (beyond the
+paper, all off by default; for fine-tuning a student on appearance change the train split shows
+too rarely): a turn of up to ``rotation_jitter`` degrees about the patch centre (the target's
+position in the patch turned with it), per-channel colour gains ``exp(N(0, colour_jitter))``
+times a common brightness gain, a linear motion blur with probability ``blur_probability``, and
+both patches grey with probability ``grey_probability``. Each pair is a pure function of (seed, epoch, index), so data
 order and content are reproducible and a resumed run sees exactly the data it would have.
 
 Only the **train** split of ``shared/data/splits.json`` (and ``synthetic/<preset>`` sequences)
@@ -38,6 +43,10 @@ class PairSettings:
     scale_jitter: float = 0.05
     flip: bool = True
     samples_per_epoch: int = 2000
+    rotation_jitter: float = 0.0
+    colour_jitter: float = 0.0
+    blur_probability: float = 0.0
+    grey_probability: float = 0.0
 
     def __post_init__(self) -> None:
         if self.patch_size < 16:
@@ -48,6 +57,11 @@ class PairSettings:
             raise ValueError("max_frame_gap, shift_jitter and scale_jitter must be >= 0")
         if self.samples_per_epoch < 1:
             raise ValueError(f"samples_per_epoch must be >= 1, got {self.samples_per_epoch}")
+        if not 0 <= self.rotation_jitter <= 180 or not self.colour_jitter >= 0:
+            raise ValueError("rotation_jitter must lie in [0, 180] degrees and colour_jitter be >= 0")
+        for name in ("blur_probability", "grey_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
 
 
 @functools.lru_cache(maxsize=64)
@@ -115,19 +129,30 @@ def box_centre(box: np.ndarray) -> np.ndarray:
 
 
 def crop_square(
-    frame: np.ndarray, centre_xy: np.ndarray, side: float, out_size: int, flip: bool = False
+    frame: np.ndarray,
+    centre_xy: np.ndarray,
+    side: float,
+    out_size: int,
+    flip: bool = False,
+    angle: float = 0.0,
 ) -> np.ndarray:
     """``out_size`` x ``out_size`` patch of ``frame`` covering a ``side`` x ``side`` square centred on
-    ``centre_xy`` (pixel-centre coordinates), bilinear, borders replicated; mirrored when ``flip``."""
+    ``centre_xy`` (pixel-centre coordinates), bilinear, borders replicated; mirrored when ``flip``;
+    the square turned by ``angle`` radians about its centre (patch axes = the frame's axes turned
+    by ``angle``; :func:`patch_position` maps frame points into the patch)."""
     if side <= 0:
         raise ValueError(f"crop side must be positive, got {side}")
     scale = side / out_size
     half = (out_size - 1) / 2.0
     sx = -scale if flip else scale
-    # frame_x = centre_x + sx * (u - half), frame_y = centre_y + scale * (v - half)
-    matrix = np.array(
-        [[sx, 0.0, centre_xy[0] - sx * half], [0.0, scale, centre_xy[1] - scale * half]], np.float64
-    )
+    # frame_xy = centre_xy + R(angle) @ diag(sx, scale) @ (uv - half)
+    if angle == 0.0:
+        linear = np.array([[sx, 0.0], [0.0, scale]], np.float64)
+    else:
+        c, s = np.cos(angle), np.sin(angle)
+        linear = np.array([[c * sx, -s * scale], [s * sx, c * scale]], np.float64)
+    offset = np.asarray(centre_xy, np.float64) - linear @ np.array([half, half])
+    matrix = np.concatenate([linear, offset[:, None]], axis=1)
     return cv2.warpAffine(
         frame,
         matrix,
@@ -135,6 +160,35 @@ def crop_square(
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
         borderMode=cv2.BORDER_REPLICATE,
     )
+
+
+def patch_position(
+    offset_xy: np.ndarray, side: float, out_size: int, flip: bool = False, angle: float = 0.0
+) -> np.ndarray:
+    """(y, x) pixel, in :func:`crop_square`'s patch, of the frame point ``offset_xy`` away from the
+    patch's centre (the inverse of its map: uv = half + diag(1/sx, 1/scale) @ R(-angle) @ offset)."""
+    px = out_size / side
+    half = (out_size - 1) / 2.0
+    d = np.asarray(offset_xy, np.float64)
+    if angle != 0.0:
+        c, s = np.cos(angle), np.sin(angle)
+        d = np.array([c * d[0] + s * d[1], -s * d[0] + c * d[1]])
+    return np.array([half + d[1] * px, half + (-(d[0] * px) if flip else d[0] * px)])
+
+
+def _motion_blur(patch: np.ndarray, length: int, angle: float) -> np.ndarray:
+    """``patch`` blurred along a line of ``length`` pixels at ``angle`` radians (camera motion)."""
+    kernel = np.zeros((length, length), np.float32)
+    mid = (length - 1) / 2.0
+    for t in np.linspace(-mid, mid, 2 * length):
+        kernel[int(round(mid + t * np.sin(angle))), int(round(mid + t * np.cos(angle)))] = 1.0
+    return cv2.filter2D(patch, -1, kernel / kernel.sum(), borderType=cv2.BORDER_REPLICATE)
+
+
+def _grey(patch: np.ndarray) -> np.ndarray:
+    """Luma (ITU-R BT.601) copied into the three channels."""
+    luma = patch.astype(np.float32) @ np.array([0.299, 0.587, 0.114], np.float32)
+    return np.repeat(luma[..., None], 3, axis=2).astype(patch.dtype)
 
 
 class PairDataset(torch.utils.data.Dataset):
@@ -184,10 +238,20 @@ class PairDataset(torch.utils.data.Dataset):
         size_z = float(np.sqrt(box_z[2] * box_z[3]))
         side_z = s.search_area_scale * size_z * float(np.exp(rng.uniform(-s.scale_jitter, s.scale_jitter)))
         shift = rng.uniform(-s.shift_jitter, s.shift_jitter, size=2) * size_z  # frame pixels, (x, y)
-        search = crop_square(seq.frame(j), box_centre(box_z) + shift, side_z, s.patch_size, flip)
+        # the optional augmentations draw after the paper's draws, so their defaults keep every
+        # pair of a run without them identical
+        angle = np.deg2rad(rng.uniform(-s.rotation_jitter, s.rotation_jitter)) if s.rotation_jitter else 0.0
+        search = crop_square(seq.frame(j), box_centre(box_z) + shift, side_z, s.patch_size, flip, angle)
         px = s.patch_size / side_z
-        offset_x = -shift[0] * px
-        target_z = np.array([half - shift[1] * px, half + (-offset_x if flip else offset_x)])
+        target_z = patch_position(-shift, side_z, s.patch_size, flip, angle)
+        if s.colour_jitter:
+            gains = np.exp(rng.normal(0.0, s.colour_jitter, size=3) + rng.normal(0.0, s.colour_jitter))
+            search = np.clip(search.astype(np.float32) * gains.astype(np.float32), 0, 255).astype(search.dtype)
+        if s.blur_probability and rng.random() < s.blur_probability:
+            length = int(rng.integers(3, max(4, s.patch_size // 20) + 1))
+            search = _motion_blur(search, length, float(rng.uniform(0.0, np.pi)))
+        if s.grey_probability and rng.random() < s.grey_probability:
+            template, search = _grey(template), _grey(search)
 
         def tensor(patch: np.ndarray) -> torch.Tensor:
             return torch.from_numpy(np.ascontiguousarray(patch.transpose(2, 0, 1))).float()

@@ -40,12 +40,10 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
-from cfvgg_ros.models.contract import receptive_field
-
 from .config import TrainConfig, config_from_dict
-from .losses import fidelity_loss, gaussian_labels, offline_loss, tracking_loss
+from .losses import fidelity_loss, labels_on_grids, offline_loss, tracking_loss
 from .pairs import PairDataset, training_sequences
-from .student import CFVGGStudent, DistillationModel, FeatureAdapters, load_simplenn_weights, student_geometry
+from .student import CFVGGStudent, DistillationModel, FeatureAdapters, load_simplenn_weights
 from .teachers import Teacher, build_teacher
 
 CHECKPOINT_NAME = "last.pt"
@@ -150,37 +148,16 @@ def build_student(config: TrainConfig, teacher: Teacher | None) -> CFVGGStudent:
             load_simplenn(config.teacher.weights), config.student.keep_fraction, config.student.prune_seed
         )
         return student
+    if init == "onnx":
+        from .onnx_weights import student_from_onnx
+
+        return student_from_onnx(config.student.weights).train()
     student = CFVGGStudent(channels=config.student.channels)
     if init == "mat":
         from cfvgg_ros.models.matconvnet import load_simplenn
 
         load_simplenn_weights(student, load_simplenn(config.student.weights))
     return student
-
-
-def _level_geometry() -> dict[str, tuple[int, float]]:
-    """(stride, offset) of every student output: cell i is centred at offset + stride * i."""
-    return {level: receptive_field(layers)[:2] for level, layers in student_geometry().items()}
-
-
-def labels_on_grids(
-    centres: torch.Tensor,
-    sizes: torch.Tensor,
-    grids: dict[str, tuple[int, int]],
-    sigma_factor: float,
-    min_sigma: float,
-) -> dict[str, torch.Tensor]:
-    """Gaussian labels g_l (Eq. 8) at the target centres (N x 2, (y, x) patch pixels) on each
-    level's grid; sigma = max(sigma_factor * target size / stride, min_sigma) cells, so every
-    level's label covers the same image area."""
-    geometry = _level_geometry()
-    labels = {}
-    for level, grid in grids.items():
-        stride, offset = geometry[level]
-        cells = (centres - offset) / stride
-        sigma = torch.clamp(sigma_factor * sizes / stride, min=min_sigma)
-        labels[level] = gaussian_labels(grid, cells, sigma).to(centres.device)
-    return labels
 
 
 def make_labels(

@@ -4,6 +4,7 @@ import importlib.util
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from cfvgg_ros.cli.demo import demo_line
 from cfvgg_ros.paths import SOURCE_ROOT
@@ -39,3 +40,30 @@ def test_lost_threshold_counts_frames_below_and_misses(tmp_path):
     scores, overlaps = _load("lost_threshold").collect(tmp_path, "trk")
     np.testing.assert_allclose(scores, [0.5, 0.04, 0.5, 0.04, 0.5])  # the first frame is the init
     np.testing.assert_allclose(overlaps, [1, 1, 1, 0, 0])
+
+
+def test_lever_study_roll_condition_turns_frames_and_boxes_about_the_target():
+    from cfvgg_ros.datasets.sequence import Sequence
+
+    lever = _load("lever_study")
+    assert lever.parse_condition("roll2") == (1, None, 2.0)
+    assert lever.parse_condition("roll0.5") == (1, None, 0.5)
+    assert lever.parse_condition("stride3") == (3, None, 0.0)
+    frame = np.zeros((80, 100, 3), np.uint8)
+    frame[37:43, 40:60] = 255  # a 20 x 6 bar, centre (49.5, 39.5)
+    boxes = np.array([[40.0, 37.0, 20.0, 6.0], [np.nan] * 4, [40.0, 37.0, 20.0, 6.0]])
+    seq = Sequence(name="bar", dataset="t", boxes=boxes, render=lambda i: frame.copy())
+    turned = lever.rolled(seq, 90.0)
+    np.testing.assert_allclose(turned.boxes[0], [40.0, 37.0, 20.0, 6.0])
+    assert np.all(np.isnan(turned.boxes[1]))  # out of view stays out of view
+    # frame 2 is turned by 180 degrees: the bar maps onto itself; frame 1 (90 degrees) about the last
+    # annotated centre: the bar stands upright, 6 wide and 20 high, centred where it was
+    np.testing.assert_allclose(turned.boxes[2], [40.0, 37.0, 20.0, 6.0], atol=1e-9)
+    upright = turned.frame(1)[..., 0] > 127
+    rows, cols = np.nonzero(upright)
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (30, 49, 47, 52)
+    half = lever.rolled(Sequence(name="bar", dataset="t", boxes=boxes[[0, 0]], render=lambda i: frame), 45.0)
+    side = (20.0 + 6.0) / np.sqrt(2.0)  # |w cos 45| + |h sin 45|
+    np.testing.assert_allclose(half.boxes[1], [49.5 - (side - 1) / 2, 39.5 - (side - 1) / 2, side, side])
+    with pytest.raises(SystemExit):
+        lever.parse_condition("roll-1")

@@ -10,7 +10,14 @@ import pytest
 from cfvgg_ros.datasets import DatasetError, Sequence
 from cfvgg_ros.paths import shared_data_root
 from cfvgg_ros.training.config import ConfigError, config_from_dict
-from cfvgg_ros.training.pairs import PairDataset, PairSettings, box_centre, crop_square, training_sequences
+from cfvgg_ros.training.pairs import (
+    PairDataset,
+    PairSettings,
+    box_centre,
+    crop_square,
+    patch_position,
+    training_sequences,
+)
 
 
 def _square_sequence(n: int = 12) -> Sequence:
@@ -62,9 +69,69 @@ def test_pairs_are_deterministic_and_locate_the_target():
         dataset[10]
 
 
+def test_a_turned_crop_puts_frame_points_where_patch_position_says():
+    frame = np.zeros((80, 90, 3), np.uint8)
+    centre = np.array([45.0, 40.0])
+    frame[40, 49] = 255  # 4 px right of the centre
+    # turned by 90 degrees (scale 1): the patch's axes are the frame's turned, so a point to the
+    # right of the centre lies 4 rows above the patch centre (hand-computed: R(-90) (4, 0) = (0, -4))
+    patch = crop_square(frame, centre, side=21, out_size=21, angle=np.pi / 2)
+    assert patch[6, 10, 0] == 255 and patch[10, 10, 0] == 0
+    assert patch_position(np.array([4.0, 0.0]), 21, 21, angle=np.pi / 2) == pytest.approx([6.0, 10.0])
+    frame[40, 49] = 0
+    frame[45, 54] = 255  # offset (9, 5)
+    for flip in (False, True):
+        for angle in (0.0, np.deg2rad(30.0), np.deg2rad(-75.0)):
+            patch = crop_square(frame, centre, side=42, out_size=63, flip=flip, angle=angle)
+            y, x = np.unravel_index(np.argmax(patch[..., 0]), patch.shape[:2])
+            expected = patch_position(np.array([9.0, 5.0]), 42, 63, flip=flip, angle=angle)
+            assert np.hypot(y - expected[0], x - expected[1]) <= 1.0, (flip, angle)
+    # angle 0 is the plain crop, and the position reduces to the unturned formula
+    assert np.array_equal(crop_square(frame, centre, 30, 20, angle=0.0), crop_square(frame, centre, 30, 20))
+    unturned = patch_position(np.array([9.0, 5.0]), 30, 20)
+    assert unturned.tolist() == pytest.approx([9.5 + 5 * 20 / 30, 9.5 + 9 * 20 / 30])
+
+
+def test_augmented_pairs_keep_the_target_under_the_label():
+    settings = dict(patch_size=64, search_area_scale=3.0, max_frame_gap=4, samples_per_epoch=12)
+    plain = PairDataset([_square_sequence()], PairSettings(**settings), seed=7)
+    turned = PairDataset([_square_sequence()], PairSettings(**settings, rotation_jitter=60.0), seed=7)
+    coloured = PairDataset(
+        [_square_sequence()], PairSettings(**settings, colour_jitter=0.2, blur_probability=1.0), seed=7
+    )
+    grey = PairDataset([_square_sequence()], PairSettings(**settings, grey_probability=1.0), seed=7)
+    moved = 0
+    for index in range(12):
+        item, base = turned[index], plain[index]
+        y, x = (int(round(v)) for v in item["search_centre"].tolist())
+        assert item["search"][1, y, x] == pytest.approx(255, abs=1), index
+        moved += not np.allclose(item["search_centre"].numpy(), base["search_centre"].numpy())
+        # the extra draws come after the paper's: the geometry of a pair is unchanged by them
+        assert np.array_equal(item["template"].numpy(), base["template"].numpy())
+        colour = coloured[index]
+        assert np.array_equal(colour["search_centre"].numpy(), base["search_centre"].numpy())
+        assert np.array_equal(colour["template"].numpy(), base["template"].numpy())
+        assert not np.array_equal(colour["search"].numpy(), base["search"].numpy())
+        for key in colour:
+            assert np.array_equal(colour[key].numpy(), coloured[index][key].numpy())  # deterministic
+        g = grey[index]
+        for patch in ("template", "search"):
+            assert np.array_equal(g[patch][0].numpy(), g[patch][1].numpy())
+            assert np.array_equal(g[patch][1].numpy(), g[patch][2].numpy())
+    assert moved >= 10  # turned about the patch centre, an off-centre target moves in the patch
+
+
 def test_settings_and_empty_data_are_refused():
     with pytest.raises(ValueError, match="patch_size"):
         PairSettings(patch_size=4)
+    with pytest.raises(ValueError, match="rotation_jitter"):
+        PairSettings(rotation_jitter=200.0)
+    with pytest.raises(ValueError, match="colour_jitter"):
+        PairSettings(colour_jitter=-0.1)
+    with pytest.raises(ValueError, match="blur_probability"):
+        PairSettings(blur_probability=1.5)
+    with pytest.raises(ValueError, match="grey_probability"):
+        PairSettings(grey_probability=float("nan"))
     empty = Sequence(name="e", dataset="t", boxes=np.full((3, 4), np.nan), render=lambda i: None)
     with pytest.raises(DatasetError, match="visible"):
         PairDataset([empty], PairSettings())

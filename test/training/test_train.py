@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from cfvgg_ros.cli.train import main as train_main
-from cfvgg_ros.training.config import config_from_dict
+from cfvgg_ros.training.config import ConfigError, config_from_dict
 from cfvgg_ros.training.train import CHECKPOINT_NAME, load_checkpoint, train
 
 
@@ -77,6 +77,33 @@ def test_ddp_two_gloo_processes_end_with_identical_weights(tiny_config_dict, tmp
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2 and summary["global_step"] == 2  # 8 samples / 2 ranks / batch 2
     assert len(summary["rank_digests"]) == 2 and len(set(summary["rank_digests"])) == 1
+
+
+def test_onnx_init_starts_from_the_models_weights_and_fine_tunes_them(tiny_config_dict, tmp_path):
+    from cfvgg_ros.training.export import student_to_onnx
+    from cfvgg_ros.training.student import CFVGGStudent
+    from cfvgg_ros.training.train import build_student
+
+    torch.manual_seed(5)
+    source = CFVGGStudent(channels=[2, 4, 8, 8, 8], mean_rgb=[100.0, 110.0, 120.0])
+    model, _ = student_to_onnx(source, {"source": "test"})
+    path = tmp_path / "start.onnx"
+    path.write_bytes(model.SerializeToString())
+    values = json.loads(json.dumps(tiny_config_dict))
+    values["student"] = {"init": "onnx", "weights": str(path)}
+    config = _config(values, optim__epochs=1, data__samples_per_epoch=4)
+    start = build_student(config, None)
+    for name, tensor in source.state_dict().items():
+        assert torch.equal(start.state_dict()[name], tensor), name
+    summary = train(config)
+    assert summary["status"] == "finished" and summary["global_step"] == 2
+    state = load_checkpoint(tmp_path / "run" / CHECKPOINT_NAME)
+    assert state["student_channels"] == [2, 4, 8, 8, 8]
+    trained = state["student"]["conv1.weight"]
+    assert not torch.equal(trained, source.conv1.weight) and torch.allclose(trained, source.conv1.weight, atol=0.05)
+    values["student"] = {"init": "onnx"}
+    with pytest.raises(ConfigError, match="student.weights"):
+        config_from_dict(values)
 
 
 def test_resume_without_a_checkpoint_fails(tiny_config_dict):

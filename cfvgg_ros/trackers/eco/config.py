@@ -157,11 +157,19 @@ class ECOConfig:
     colour_learning_rate: float = 0.04
     # rotation-aware sampling (not in ECO): on a frame whose filter peak falls below
     # rotation_trigger x the running mean of peaks (rate gate_rate), the search is repeated with
-    # the sample turned by +-rotation_step degrees; a better peak there turns all later samples
-    # (the filter then sees the turned target upright), up to +-max_rotation degrees (0 step: off)
+    # the sample turned by +-rotation_step degrees; a peak rotation_margin above the unturned one
+    # (and, with rotation_reach > 0, within that many target sizes of it) turns all later samples
+    # (the filter then sees the turned target upright; the scale filter samples the region turned
+    # upright), up to +-max_rotation degrees (180 or more: any angle, wrapped; step 0: off). The
+    # box reported for a turned target: "ellipse" (the axis-aligned box of the ellipse inscribed
+    # in the turned box), "rectangle" (of the turned box) or "upright" (the unturned box).
+    # Defaults: the best measured on the train split (README, "rotating camera").
     rotation_step: float = 0.0
-    rotation_trigger: float = 0.7
-    max_rotation: float = 90.0
+    rotation_trigger: float = 0.9
+    max_rotation: float = 180.0
+    rotation_margin: float = 0.1
+    rotation_reach: float = 0.0
+    rotation_box: str = "ellipse"
     # response consistency (ARCF, Huang et al., ICCV 2019; not in ECO): training also minimises
     # response_consistency x ||z_k f - z_k f_prev||^2, the change of the response on the newest
     # sample z_k from the one the filter before this training gave it (ARCF's previous response map
@@ -227,6 +235,12 @@ class ECOConfig:
             raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
         if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:
             raise ValueError("need rotation_step >= 0, 0 < rotation_trigger <= 1 and max_rotation >= 0")
+        if self.rotation_box not in ("rectangle", "ellipse", "upright"):
+            raise ValueError(f"rotation_box must be rectangle, ellipse or upright, got {self.rotation_box!r}")
+        if not self.rotation_reach >= 0.0:
+            raise ValueError(f"rotation_reach must be >= 0, got {self.rotation_reach}")
+        if not self.rotation_margin >= 0.0:
+            raise ValueError(f"rotation_margin must be >= 0, got {self.rotation_margin}")
         if not self.response_consistency >= 0.0:
             raise ValueError(f"response_consistency must be >= 0, got {self.response_consistency}")
         if self.colour_bins not in (8, 16, 32, 64, 128, 256):

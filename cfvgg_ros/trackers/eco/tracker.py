@@ -205,6 +205,18 @@ class ECOTracker(Tracker):
         tracker's ``pos`` puts pixel ``i`` on ``[i, i + 1)``)."""
         return (float(self.pos[0] - 0.5), float(self.pos[1] - 0.5))
 
+    def _scale_view(self, frame) -> tuple[np.ndarray, tuple[float, float]]:
+        """The image and target centre the scale filter samples: the frame itself, or, while the
+        samples are turned (``rotation_step``), the region around the target turned upright (its
+        largest scale sample plus a margin, at the frame's resolution), so the scale filter keeps
+        seeing the target as it learnt it."""
+        if not self.angle:
+            return frame, self._pixel_centre()
+        reach = float(np.max(self.scale_filter.scale_factors)) if self.scale_filter is not None else 1.0
+        h, w = (int(math.ceil(float(v) * reach)) + 4 for v in self.target_sz)
+        view, _, _ = sample_rotated_patch(frame, self.pos, (h, w), (h, w), self.angle)
+        return view, ((h - 1) / 2.0, (w - 1) / 2.0)
+
     def _to_patch_axes(self, offset) -> np.ndarray:
         """An image-axes offset ``(dy, dx)`` in the sample's (turned) axes."""
         return rotation(self.angle).T @ np.asarray(offset, dtype=np.float64) if self.angle else np.asarray(offset)
@@ -424,14 +436,20 @@ class ECOTracker(Tracker):
             cfg.rotation_trigger * self._found_mean
         ):
             origin, upright = best[4], self.angle
+            unturned_pos = np.array(best[4], dtype=np.float64)
+            side = float(np.sqrt(np.prod(self.base_target_sz * best[5])))
             limit = math.radians(cfg.max_rotation)
             for sign in (1.0, -1.0):
                 turned = upright + sign * math.radians(cfg.rotation_step)
-                if abs(turned) > limit + 1e-9:
+                if cfg.max_rotation >= 180.0:  # any angle: a target may loop, more than once
+                    turned = math.remainder(turned, 2.0 * math.pi)
+                elif abs(turned) > limit + 1e-9:
                     continue
                 self.pos, self.angle = np.array(origin, dtype=np.float64), turned
                 found = self._locate(frame)
-                if found[0].value > best[0].value:
+                if cfg.rotation_reach and float(np.linalg.norm(found[4] - unturned_pos)) > cfg.rotation_reach * side:
+                    continue  # a turned peak elsewhere: more often a distractor than the target
+                if found[0].value > best[0].value * (1.0 + cfg.rotation_margin):
                     best, best_angle = found, turned
         self.angle = best_angle
         peak, centres, pscales, z_blocks, self.pos, self.current_scale, patches = best
@@ -451,9 +469,8 @@ class ECOTracker(Tracker):
             self.velocity = step if norm <= limit else step * (limit / norm)
         if self.scale_filter is not None:
             with prof.stage("scale_filter"):
-                factor, _ = self.scale_filter.track(
-                    frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
-                )
+                view, centre = self._scale_view(frame)
+                factor, _ = self.scale_filter.track(view, centre, tuple(self.base_target_sz), self.current_scale)
             if cfg.max_scale_change:
                 factor = min(max(factor, 1.0 / cfg.max_scale_change), cfg.max_scale_change)
             self.current_scale = float(
@@ -492,9 +509,8 @@ class ECOTracker(Tracker):
             self.frames_since_last_train += 1
         if self.scale_filter is not None:
             with prof.stage("scale_filter"):
-                self.scale_filter.update(
-                    frame, self._pixel_centre(), tuple(self.base_target_sz), self.current_scale
-                )
+                view, centre = self._scale_view(frame)
+                self.scale_filter.update(view, centre, tuple(self.base_target_sz), self.current_scale)
         self.target_sz = self.base_target_sz * self.current_scale
         return self._result(peak)
 
@@ -598,6 +614,14 @@ class ECOTracker(Tracker):
 
     def _result(self, peak) -> TrackResult:
         h, w = self.target_sz
+        if self.angle and self.config.rotation_box != "upright":
+            # the target is turned: report the axis-aligned box around the turned rectangle, or
+            # around the ellipse inscribed in it (a rounder outline; less growth at small angles)
+            c, s = abs(math.cos(self.angle)), abs(math.sin(self.angle))
+            if self.config.rotation_box == "rectangle":
+                h, w = h * c + w * s, h * s + w * c
+            else:
+                h, w = math.hypot(h * c, w * s), math.hypot(h * s, w * c)
         box = (float(self.pos[1] - w / 2.0), float(self.pos[0] - h / 2.0), float(w), float(h))
         return TrackResult(box=box, score=float(peak.value) * self.score_scale)
 
