@@ -332,6 +332,15 @@ def fault_respawn(probe, frames, work: Path, tracker: str, cpu_core: int) -> dic
         probe.wait_for(lambda: probe.status() and probe.pub_roi.get_subscription_count() > 0, 120,
                        "the respawned node's status")
         back = time.monotonic()
+        # The first frames after a respawn can reach no reader: the image writer may match the new
+        # subscription after the node sees the writer (discovery is not symmetric). A camera keeps
+        # sending, so do the same until a frame is handled; then one more, which must arrive.
+        fresh, deadline = set(), time.monotonic() + 30
+        while not probe.status_where(lambda s: s.get("frame_stamp_ns") in fresh):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after 30 s: none of {len(fresh)} frames sent at 30 Hz was handled")
+            fresh.add(str(stream.publish()))
+            time.sleep(1 / 30)
         stamp = stream.publish()
         probe.wait_handled(stamp, None, 30)
         box = frames.boxes[stream.sent[-1][1]]
@@ -347,6 +356,7 @@ def fault_respawn(probe, frames, work: Path, tracker: str, cpu_core: int) -> dic
             else "stand-in LaunchDescription (launch/track.launch.py declares no respawn argument)",
             "poses_before_kill": tracked, "killed_pid": first_pid, "new_pid": new_pid,
             "respawn_s": round(respawned - killed, 2), "status_back_s": round(back - killed, 2),
+            "frames_sent_until_one_handled": len(fresh),
             "init_to_pose_ms": round(init_ms, 1), "poses_after_init": after,
             "state_after": probe.status().get("state"),
         }
@@ -458,7 +468,8 @@ def outcome(fault: str, r: dict) -> str:
                 f"{r['rss_before_mb']:.1f} -> {r['rss_end_of_spike_mb']:.1f} -> {r['rss_after_mb']:.1f} MB, "
                 f"threads {r['threads'][0]} -> {r['threads'][1]}; node alive {r['alive']}")
     return (f"respawn ({r['launch']}): SIGKILL to pid {r['killed_pid']} after {r['poses_before_kill']} poses; "
-            f"launch started pid {r['new_pid']} {r['respawn_s']} s later, ~/status back after {r['status_back_s']} s; "
+            f"launch started pid {r['new_pid']} {r['respawn_s']} s later, ~/status back after {r['status_back_s']} s, "
+            f"{r['frames_sent_until_one_handled']} frame(s) sent until one was handled; "
             f"the first /init_bbox gave a pose in {r['init_to_pose_ms']} ms, {r['poses_after_init']} poses in the "
             f"next second, state {r['state_after']}")
 
