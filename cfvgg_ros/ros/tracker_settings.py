@@ -138,6 +138,9 @@ RULES: dict[str, dict[str, Rule]] = {
         "rotation_margin": Rule(low=0),
         "rotation_reach": Rule(low=0),
         "rotation_box": Rule(choices=("rectangle", "ellipse", "upright")),
+        "rotation_searches": Rule(choices=(1, 2)),
+        "rotation_preselect_margin": Rule(low=0),
+        "patch_sampler": Rule(choices=("crop", "warp")),
         "response_consistency": Rule(low=0),
     },
     "KCFConfig": {

@@ -164,12 +164,31 @@ class ECOConfig:
     # box reported for a turned target: "ellipse" (the axis-aligned box of the ellipse inscribed
     # in the turned box), "rectangle" (of the turned box) or "upright" (the unturned box).
     # Defaults: the best measured on the train split (README, "rotating camera").
+    # rotation_searches: turned searches on a triggered frame: 2 (both signs) or 1 (one sign a
+    # frame: the last sign that won, the other after a loss; half the worst-frame cost).
+    # rotation_preselect: the hand-crafted blocks alone (fHOG / colour: no CNN) score the turned
+    # samples first (both, or rotation_searches=1's one), and only the better one, if it beats the
+    # unturned sample's hand-crafted score, gets the full search: at most one full turned search a
+    # frame
+    # rotation_preselect_margin: the better turned sample's hand-crafted score must beat the
+    # unturned one's by this fraction. rotation_defers_training: a frame that ran a full turned
+    # search does not train the filter (the next frame does, whatever it runs): the two costs add
+    # up in one frame only when two frames in a row search turned samples
     rotation_step: float = 0.0
+    rotation_searches: int = 2
+    rotation_preselect: bool = False
+    rotation_preselect_margin: float = 0.0
+    rotation_defers_training: bool = False
     rotation_trigger: float = 0.9
     max_rotation: float = 180.0
     rotation_margin: float = 0.1
     rotation_reach: float = 0.0
     rotation_box: str = "ellipse"
+    # how samples are cut from the frame: "crop" (ECO's: the region cropped, borders replicated,
+    # area-averaged by the exact ratio, then resized; every tracker's sampler) or "warp" (a
+    # reduction by a whole factor, OpenCV's fast area path, on the region's part inside the frame,
+    # then one bilinear warp to the sample: the same warp turns samples when rotation_step > 0)
+    patch_sampler: str = "crop"
     # response consistency (ARCF, Huang et al., ICCV 2019; not in ECO): training also minimises
     # response_consistency x ||z_k f - z_k f_prev||^2, the change of the response on the newest
     # sample z_k from the one the filter before this training gave it (ARCF's previous response map
@@ -235,10 +254,16 @@ class ECOConfig:
             raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
         if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:
             raise ValueError("need rotation_step >= 0, 0 < rotation_trigger <= 1 and max_rotation >= 0")
+        if self.patch_sampler not in ("crop", "warp"):
+            raise ValueError(f"patch_sampler must be crop or warp, got {self.patch_sampler!r}")
+        if self.rotation_searches not in (1, 2):
+            raise ValueError(f"rotation_searches must be 1 or 2, got {self.rotation_searches!r}")
         if self.rotation_box not in ("rectangle", "ellipse", "upright"):
             raise ValueError(f"rotation_box must be rectangle, ellipse or upright, got {self.rotation_box!r}")
         if not self.rotation_reach >= 0.0:
             raise ValueError(f"rotation_reach must be >= 0, got {self.rotation_reach}")
+        if not self.rotation_preselect_margin >= 0.0:
+            raise ValueError(f"rotation_preselect_margin must be >= 0, got {self.rotation_preselect_margin}")
         if not self.rotation_margin >= 0.0:
             raise ValueError(f"rotation_margin must be >= 0, got {self.rotation_margin}")
         if not self.response_consistency >= 0.0:

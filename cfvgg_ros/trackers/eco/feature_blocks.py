@@ -91,20 +91,16 @@ def sample_patch(frame: np.ndarray, center_yx, patch_sz_hw, output_sz_hw):
         xx = min(max(left, 0), fw - 1)
         crop = np.broadcast_to(frame[yy, xx], (ph, pw, frame.shape[2])).copy()
     else:
-        crop = frame[y0:y1, x0:x1]
+        crop = frame[y0:y1, x0:x1]  # a view: OpenCV reads it in place (a copy of a large region costs)
         pad = (y0 - top, top + ph - y1, x0 - left, left + pw - x1)
         if any(pad):
-            crop = cv2.copyMakeBorder(
-                np.ascontiguousarray(crop), pad[0], pad[1], pad[2], pad[3], cv2.BORDER_REPLICATE
-            )
+            crop = cv2.copyMakeBorder(crop, pad[0], pad[1], pad[2], pad[3], cv2.BORDER_REPLICATE)
     if (ph, pw) != (oh, ow):
         factor = int(min(ph / oh, pw / ow))
         if factor >= 2:  # integer-factor area averaging (OpenCV's fast path) before the fractional rest
-            crop = cv2.resize(
-                np.ascontiguousarray(crop), (pw // factor, ph // factor), interpolation=cv2.INTER_AREA
-            )
+            crop = cv2.resize(crop, (pw // factor, ph // factor), interpolation=cv2.INTER_AREA)
         # the remaining factor is below 2: bilinear interpolation aliases little there
-        crop = cv2.resize(np.ascontiguousarray(crop), (ow, oh), interpolation=cv2.INTER_LINEAR)
+        crop = cv2.resize(crop, (ow, oh), interpolation=cv2.INTER_LINEAR)
     center = (top + ph / 2.0, left + pw / 2.0)
     return np.ascontiguousarray(crop), center, (ph / oh, pw / ow)
 
@@ -388,25 +384,35 @@ class FeatureExtractor:
         """Feature maps (h, w, D) float32 of an RGB uint8 ``patch``, one per block, normalised."""
         return self.extract_many([patch])[0]
 
-    def extract_many(self, patches) -> list[list[np.ndarray]]:
+    @property
+    def hand_crafted_blocks(self) -> list[int]:
+        """Indices of the blocks that are not CNN maps (fHOG, colour, grey)."""
+        return [i for i, cfg in enumerate(self.configs) if cfg.kind != "cnn"]
+
+    def extract_many(self, patches, hand_crafted_only: bool = False) -> list[list[np.ndarray]]:
         """:meth:`extract` for several same-sized patches. The CNN runs patch by patch: on one
         core onnxruntime gains nothing from a batch, and a batch's large ``low`` maps fall out of
-        cache (5 scales of a 252-pixel patch: ~6.5 ms one by one, ~8.8 ms batched)."""
+        cache (5 scales of a 252-pixel patch: ~6.5 ms one by one, ~8.8 ms batched).
+        ``hand_crafted_only``: the CNN does not run and its blocks are ``None``."""
         out = []
         for patch in patches:
             cnn_maps = {}
-            if self._cnn:
+            if self._cnn and not hand_crafted_only:
                 with self.profiler.stage("cnn"):
                     for key, net in self._cnn.items():
                         cnn_maps[key] = net(patch)
-            out.append(self._assemble(patch, cnn_maps, self.layout(patch.shape[:2])))
+            out.append(self._assemble(patch, cnn_maps, self.layout(patch.shape[:2]), hand_crafted_only))
         return out
 
-    def _assemble(self, patch: np.ndarray, cnn_maps, layout: SampleLayout) -> list[np.ndarray]:
+    def _assemble(self, patch: np.ndarray, cnn_maps, layout: SampleLayout,
+                  hand_crafted_only: bool = False) -> list[np.ndarray | None]:
         out = []
         grey = None
         support_patch = None
         for cfg, (y0, x0, ch, cw) in zip(self.configs, layout.crops, strict=True):
+            if cfg.kind == "cnn" and hand_crafted_only:
+                out.append(None)
+                continue
             with self.profiler.stage("cnn" if cfg.kind == "cnn" else "hog_colour"):
                 if cfg.kind == "cnn":
                     x = cnn_maps[self._cnn_key(cfg)][cfg.layer][
@@ -445,32 +451,53 @@ def rotation(angle: float) -> np.ndarray:
     return np.array([[c, -s], [s, c]])
 
 
-def sample_rotated_patch(frame: np.ndarray, center_yx, patch_sz_hw, output_sz_hw, angle: float):
-    """:func:`sample_patch` of a region turned by ``angle`` radians about ``center_yx``: the patch's
-    axes are the image axes rotated by ``angle`` (:func:`rotation`), so a target turned by the same
-    angle appears upright in it. ``angle == 0`` is :func:`sample_patch` itself. The region's
-    bounding square is sampled first (area-averaged as there), then turned and cropped.
+def _block_start(corner: float, want: float, size: int, factor: int) -> int:
+    """First row (column) of the area-averaging blocks: on the grid of ``corner`` (rounded),
+    at or before ``want``, inside ``[0, size - factor]`` (on the grid while that allows)."""
+    grid = int(round(corner))
+    start = grid - int(math.ceil((grid - want) / factor)) * factor
+    if start < 0:
+        start += int(math.ceil(-start / factor)) * factor
+    return min(start, size - factor)
+
+
+def sample_warped_patch(frame: np.ndarray, center_yx, patch_sz_hw, output_sz_hw, angle: float = 0.0):
+    """The region of ``patch_sz_hw`` pixels centred at ``center_yx`` (continuous coordinates, as
+    :func:`sample_patch`), turned by ``angle`` radians about its centre: the patch's axes are the
+    image axes rotated by ``angle`` (:func:`rotation`), so a target turned by the same angle appears
+    upright in it. A reduction by a whole factor >= 2 area-averages first (OpenCV's fast path: the
+    region's axis-aligned bounding box, its part inside the frame, cut to a multiple of the factor);
+    one bilinear warp then turns, scales by the remaining factor (below 2) and crops, borders
+    replicated. Unlike :func:`sample_patch` the region is not rounded to whole pixels.
 
     Returns ``(patch, center_yx, scale_yx)`` with the centre exactly ``center_yx``."""
-    if angle == 0.0:
-        return sample_patch(frame, center_yx, patch_sz_hw, output_sz_hw)
     import cv2
 
     oh, ow = (int(v) for v in output_sz_hw)
-    sy, sx = float(patch_sz_hw[0]) / oh, float(patch_sz_hw[1]) / ow
-    side_out = int(math.ceil(math.hypot(oh, ow))) + 2
-    side_out += (side_out - oh) % 2  # same parity as the output: the crop is centred exactly
-    bound, centre, scale = sample_patch(frame, center_yx, (side_out * sy, side_out * sx), (side_out, side_out))
-    # dst pixel (row r, col c) samples bound at centre + R (offsets in output pixels), in bound's
-    # pixel-centre coordinates; the bound patch has its own (slightly rounded) scale
+    ph, pw = max(float(patch_sz_hw[0]), 2.0), max(float(patch_sz_hw[1]), 2.0)
+    sy, sx = ph / oh, pw / ow
     rot = rotation(angle)
-    gy, gx = sy / scale[0], sx / scale[1]  # output pixel -> bound pixel
-    a = np.array([[rot[1, 1] * gx, rot[1, 0] * gy], [rot[0, 1] * gx, rot[0, 0] * gy]])  # (x, y) <- (c, r)
-    off_c = (center_yx[1] - centre[1]) / scale[1] + side_out / 2.0 - 0.5
-    off_r = (center_yx[0] - centre[0]) / scale[0] + side_out / 2.0 - 0.5
-    base = np.array([(ow - 1) / 2.0, (oh - 1) / 2.0])
-    t = np.array([off_c, off_r]) - a @ base
-    warp = np.hstack([a, t[:, None]]).astype(np.float64)
-    patch = cv2.warpAffine(np.ascontiguousarray(bound), warp, (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+    cy, cx = float(center_yx[0]) - 0.5, float(center_yx[1]) - 0.5  # pixel-centre coordinates
+    fh, fw = frame.shape[:2]
+    source, origin, factor = frame, (0.0, 0.0), max(1, min(int(min(sy, sx)), fh, fw))
+    if factor >= 2:
+        half_y = (abs(rot[0, 0]) * ph + abs(rot[0, 1]) * pw) / 2.0 + factor  # + the interpolation's reach
+        half_x = (abs(rot[1, 0]) * ph + abs(rot[1, 1]) * pw) / 2.0 + factor
+        # blocks on the grid of the region's own corner: an unturned region on whole pixels whose
+        # size is a whole multiple of the output's is then area-averaged only, as the crop sampler does
+        y0 = _block_start(cy + 0.5 - ph / 2.0, cy - half_y, fh, factor)
+        x0 = _block_start(cx + 0.5 - pw / 2.0, cx - half_x, fw, factor)
+        y1 = min(max(int(math.ceil(cy + half_y)) + 1, y0 + factor), fh)
+        x1 = min(max(int(math.ceil(cx + half_x)) + 1, x0 + factor), fw)
+        rows, cols = (y1 - y0) // factor, (x1 - x0) // factor
+        region = frame[y0 : y0 + rows * factor, x0 : x0 + cols * factor]
+        source = cv2.resize(region, (cols, rows), interpolation=cv2.INTER_AREA)
+        origin = (y0 + (factor - 1) / 2.0, x0 + (factor - 1) / 2.0)  # reduced pixel 0's centre in the frame
+    # output pixel (r, c) samples the frame at (cy, cx) + rot @ ((r - (oh-1)/2) sy, (c - (ow-1)/2) sx),
+    # in the source's pixel-centre coordinates (x, y) <- (c, r)
+    a = np.array([[rot[1, 1] * sx, rot[1, 0] * sy], [rot[0, 1] * sx, rot[0, 0] * sy]]) / factor
+    t = np.array([cx - origin[1], cy - origin[0]]) / factor - a @ np.array([(ow - 1) / 2.0, (oh - 1) / 2.0])
+    warp = np.hstack([a, t[:, None]])
+    patch = cv2.warpAffine(source, warp, (ow, oh), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                            borderMode=cv2.BORDER_REPLICATE)
     return np.ascontiguousarray(patch), (float(center_yx[0]), float(center_yx[1])), (sy, sx)

@@ -40,12 +40,15 @@ class SpectrumLayout:
         """Spatial grid (odd) that samples the output series without aliasing."""
         return self.output_shape[0], 2 * (self.output_shape[1] - 1) + 1
 
-    def scores(self, hf, z) -> np.ndarray:
-        """Score spectra ``sum_d sum_c f_d,c z_d,c``; ``z`` blocks (S, C, ...) -> (S, Ny, Nx1)."""
-        num = z[0].shape[0]
+    def scores(self, hf, z, blocks=None) -> np.ndarray:
+        """Score spectra ``sum_d sum_c f_d,c z_d,c``; ``z`` blocks (S, C, ...) -> (S, Ny, Nx1).
+        ``blocks``: only these block indices count (the others' ``z`` may be ``None``)."""
+        chosen = range(len(self.slices)) if blocks is None else blocks
+        num = z[chosen[0]].shape[0]
         out = np.zeros((num,) + self.output_shape, dtype=np.complex64)
-        for (rs, cs), f, zz in zip(self.slices, hf, z, strict=True):
-            accumulate_scores(zz, f, out[:, rs, cs])
+        for d in chosen:
+            rs, cs = self.slices[d]
+            accumulate_scores(z[d], hf[d], out[:, rs, cs])
         return out
 
 

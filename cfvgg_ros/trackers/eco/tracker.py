@@ -24,8 +24,8 @@ from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 from .colour_model import ColourModel, is_grey
 from .config import ECOConfig
 from .detection import find_peak
-from .feature_blocks import FeatureExtractor, cosine_window, rotation, sample_rotated_patch
-from .fourier import cfft2, frequencies, half_spectrum_shape, shift_sample, symmetrize_filter
+from .feature_blocks import FeatureExtractor, cosine_window, rotation, sample_patch, sample_warped_patch
+from .fourier import cfft2, frequencies, half_spectrum_shape, sample_fs, shift_sample, symmetrize_filter
 from .interpolation import interpolation_fourier
 from .normal_equations import (
     FilterSystem,
@@ -174,9 +174,7 @@ class ECOTracker(Tracker):
         patches, centres, pscales = [], [], []
         with self.profiler.stage("patch"):
             for s in scales:
-                patch, centre, pscale = sample_rotated_patch(
-                    frame, pos, self.img_sample_sz * s, self.img_sample_sz, self.angle
-                )
+                patch, centre, pscale = self._cut(frame, pos, self.img_sample_sz * s, self.img_sample_sz)
                 patches.append(patch)
                 centres.append(np.array(centre))
                 pscales.append(np.array(pscale))
@@ -200,6 +198,12 @@ class ECOTracker(Tracker):
             for m, p, itp in zip(maps, self.projection, self.interp, strict=True)
         ]
 
+    def _cut(self, frame, pos, patch_sz, output_sz):
+        """One image patch (``patch_sampler``; turned by the current angle when it is not 0)."""
+        if self.angle or self.config.patch_sampler == "warp":
+            return sample_warped_patch(frame, pos, patch_sz, output_sz, self.angle)
+        return sample_patch(frame, pos, patch_sz, output_sz)
+
     def _pixel_centre(self) -> tuple[float, float]:
         """Target centre in 0-based pixel-centre coordinates (the scale filter's convention; this
         tracker's ``pos`` puts pixel ``i`` on ``[i, i + 1)``)."""
@@ -214,7 +218,7 @@ class ECOTracker(Tracker):
             return frame, self._pixel_centre()
         reach = float(np.max(self.scale_filter.scale_factors)) if self.scale_filter is not None else 1.0
         h, w = (int(math.ceil(float(v) * reach)) + 4 for v in self.target_sz)
-        view, _, _ = sample_rotated_patch(frame, self.pos, (h, w), (h, w), self.angle)
+        view, _, _ = sample_warped_patch(frame, self.pos, (h, w), (h, w), self.angle)
         return view, ((h - 1) / 2.0, (w - 1) / 2.0)
 
     def _to_patch_axes(self, offset) -> np.ndarray:
@@ -285,6 +289,9 @@ class ECOTracker(Tracker):
         self.target_sz = self.base_target_sz * self.current_scale
         self._peak_mean = None  # running mean of the filter's grid peaks (colour_merge_max)
         self._found_mean = None  # running mean of the frames' peaks (rotation_trigger)
+        self._turn_sign = 1.0  # the turn searched first (rotation_searches)
+        self._searched_turn = False  # this frame ran a full turned search (rotation_defers_training)
+        self._deferred = False  # the last due training was put off by a frame (at most one)
         self.colour = None
         if cfg.colour_merge > 0.0:
             self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
@@ -414,6 +421,7 @@ class ECOTracker(Tracker):
         cfg = self.config
         prof = self.profiler
         self.frame_index += 1
+        self._searched_turn = False
         peak = None
         previous_pos = self.pos.copy()
         starts = [self.pos]
@@ -439,7 +447,12 @@ class ECOTracker(Tracker):
             unturned_pos = np.array(best[4], dtype=np.float64)
             side = float(np.sqrt(np.prod(self.base_target_sz * best[5])))
             limit = math.radians(cfg.max_rotation)
-            for sign in (1.0, -1.0):
+            signs = (1.0, -1.0) if cfg.rotation_searches == 2 else (self._turn_sign,)
+            if cfg.rotation_preselect:
+                signs = self._preselect_turn(frame, best, upright, signs)
+            self._searched_turn = bool(signs)
+            turn_won = False
+            for sign in signs:
                 turned = upright + sign * math.radians(cfg.rotation_step)
                 if cfg.max_rotation >= 180.0:  # any angle: a target may loop, more than once
                     turned = math.remainder(turned, 2.0 * math.pi)
@@ -450,7 +463,9 @@ class ECOTracker(Tracker):
                 if cfg.rotation_reach and float(np.linalg.norm(found[4] - unturned_pos)) > cfg.rotation_reach * side:
                     continue  # a turned peak elsewhere: more often a distractor than the target
                 if found[0].value > best[0].value * (1.0 + cfg.rotation_margin):
-                    best, best_angle = found, turned
+                    best, best_angle, turn_won, self._turn_sign = found, turned, True, sign
+            if cfg.rotation_searches == 1 and not turn_won:
+                self._turn_sign = -self._turn_sign  # the other way on the next triggered frame
         self.angle = best_angle
         peak, centres, pscales, z_blocks, self.pos, self.current_scale, patches = best
         if cfg.rotation_step > 0.0:
@@ -497,7 +512,12 @@ class ECOTracker(Tracker):
             train = [np.ascontiguousarray(t, dtype=np.complex64) for t in train]
             self.sample_space.update(train)
         # ECO counts frames from 1 (the first frame is 1): train while frame < skip_after_frame
-        if self.frame_index + 1 < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap:
+        due = self.frame_index + 1 < cfg.skip_after_frame or self.frames_since_last_train >= cfg.train_gap
+        if due and cfg.rotation_defers_training and self._searched_turn and not self._deferred:
+            due = False  # this frame ran a full turned search: the next one trains, whatever it runs
+            self._deferred = True
+        if due:
+            self._deferred = False
             with prof.stage("training"):
                 lr = cfg.learning_rate  # ECO updates the preconditioner's energy on training frames only
                 for e, t in zip(self.sample_energy, train, strict=True):
@@ -544,6 +564,39 @@ class ECOTracker(Tracker):
         self._ring_next = (self._ring_next + count) % 8
         side = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
         return [self.confident_pos + radius * side * np.array(self._RING[k]) for k in picks]
+
+    def _preselect_turn(self, frame, best, upright: float, signs) -> tuple[float, ...]:
+        """``rotation_preselect``: the turn signs worth a full search: of ``signs``, the one whose
+        turned sample (same centre and scale as the best unturned one) the hand-crafted blocks
+        alone score highest, if that beats their score of the unturned sample; else none (all of
+        ``signs`` when there are no hand-crafted blocks)."""
+        blocks = self.extractor.hand_crafted_blocks
+        if not blocks:
+            return signs
+        prof = self.profiler
+        peak, centres, pscales, z_blocks = best[0], best[1], best[2], best[3]
+        s = peak.scale_index
+
+        def top(z) -> float:
+            with prof.stage("detection"):
+                return float(sample_fs(self.layout.scores(self.hf, z, blocks), self.grid).max())
+
+        unturned = top([None if z is None else z[s : s + 1] for z in z_blocks])
+        scored = []
+        for sign in signs:
+            angle = upright + sign * math.radians(self.config.rotation_step)
+            with prof.stage("patch"):
+                patch, _, _ = sample_warped_patch(frame, centres[s], self.img_sample_sz * pscales[s],
+                                                  self.img_sample_sz, angle)
+            maps = self.extractor.extract_many([patch], hand_crafted_only=True)[0]
+            z = [None] * len(maps)
+            with prof.stage("projection_fft"):
+                for d in blocks:
+                    m = maps[d] * self.windows[d]
+                    z[d] = (cfft2(project_spatial(m, self.projection[d])) * self.interp[d])[None]
+            scored.append((top(z), sign))
+        value, sign = max(scored)
+        return (sign,) if value > unturned * (1.0 + self.config.rotation_preselect_margin) else ()
 
     def _locate(self, frame):
         """Detection from the current ``pos`` and scale (ECO's refinement loop): returns the peak,

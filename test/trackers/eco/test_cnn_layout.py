@@ -119,3 +119,54 @@ def test_online_adaptation_runs_at_init_and_is_profiled(student_onnx):
 def test_online_adaptation_needs_a_cnn():
     with pytest.raises(ValueError, match="online_adaptation"):
         ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10),), online_adaptation=True)
+
+
+def test_hand_crafted_only_extraction_skips_the_cnn_and_keeps_the_rest(student_onnx):
+    """rotation_preselect's cheap features: the CNN blocks are None, fHOG is the full extraction's."""
+    ext = FeatureExtractor(list(_feco_features(student_onnx)))
+    assert ext.hand_crafted_blocks == [2]
+    size = ext.choose_sample_size((120.0, 120.0))
+    patch = np.random.default_rng(0).integers(0, 256, (size[0], size[1], 3), dtype=np.uint8)
+    full = ext.extract_many([patch])[0]
+    cheap = ext.extract_many([patch], hand_crafted_only=True)[0]
+    assert cheap[0] is None and cheap[1] is None
+    np.testing.assert_array_equal(cheap[2], full[2])
+
+
+def _searches_and_trainings(model_path, seq, preselect: bool):
+    """Full searches per update and the updates that trained, trigger always near firing."""
+    tracker = ECOTracker(ECOConfig.cfvgg(features=_feco_features(model_path), patch_sampler="warp",
+                                         rotation_step=5.0, rotation_trigger=1.0, gate_rate=0.5,
+                                         rotation_preselect=preselect, rotation_defers_training=True))
+    located, trained = [], []
+    locate, train = tracker._locate, tracker._train_filter
+
+    def counted_locate(frame):
+        located.append(tracker.frame_index)
+        return locate(frame)
+
+    def counted_train(*args, **kwargs):
+        trained.append(tracker.frame_index)
+        return train(*args, **kwargs)
+
+    tracker._locate, tracker._train_filter = counted_locate, counted_train
+    tracker.init(seq.frame(0), tuple(seq.boxes[0]))
+    trained.clear()
+    for i in range(1, len(seq)):
+        tracker.update(seq.frame(i))
+    return np.bincount(located, minlength=len(seq))[1:], trained, tracker.config.train_gap
+
+
+def test_preselection_runs_at_most_one_full_turned_search_and_deferral_is_bounded(student_onnx):
+    """On a triggered frame, two full turned searches without preselection; with it, at most
+    one (the better of the two cheap scores, if it beats the unturned one). Deferred training: a
+    frame with a full turned search does not train, the next one trains whatever it runs, so the
+    filter is trained at least every train_gap + 2 frames."""
+    seq = make_sequence("rotation", num_frames=14)
+    calls = {}
+    for preselect in (False, True):
+        calls[preselect], trained, gap = _searches_and_trainings(student_onnx, seq, preselect)
+        assert np.diff([0] + trained).max() <= gap + 2
+    # a triggered frame (peak below its running mean): unturned + two turned searches, or + at most one
+    assert set(calls[False]) <= {1, 3} and (calls[False] == 3).sum() >= 5
+    assert set(calls[True]) <= {1, 2} and calls[True].sum() < calls[False].sum()

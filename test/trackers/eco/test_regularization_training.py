@@ -203,3 +203,18 @@ def test_gauss_newton_joint_steps_lower_the_objective():
         hf, p = [sol[0].astype(np.complex64)], [(p[0] + sol[1]).astype(np.float32)]
         values.append(objective(hf, p))
     assert values[-1] < 0.1 * values[0], values
+
+
+def test_scores_of_some_blocks_sum_to_the_scores_of_all():
+    """``SpectrumLayout.scores(..., blocks)``: the blocks' own terms, each placed in the centre rows
+    / first columns of the output spectrum; the skipped blocks' samples may be None."""
+    rng = np.random.default_rng(4)
+    layout = SpectrumLayout([(11, 6), (5, 3)])
+    hf = [_herm(rng, 3, 11), _herm(rng, 2, 5)]
+    z = [np.stack([_herm(rng, 3, 11)]), np.stack([_herm(rng, 2, 5)])]
+    both = layout.scores(hf, z)
+    first = layout.scores(hf, [z[0], None], [0])
+    second = layout.scores(hf, [None, z[1]], [1])
+    np.testing.assert_allclose(first + second, both, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(second[0, 3:8, :3], np.sum(hf[1] * z[1][0], axis=0), rtol=1e-5, atol=1e-5)
+    assert not np.any(second[0, :3]) and not np.any(second[0, :, 3:])
