@@ -192,9 +192,10 @@ class ECOTracker(Tracker):
         return feats, centres, pscales
 
     def _project_transform(self, maps):
-        """Projected, interpolated Fourier coefficients (C, Ny, Nx1) of one sample's maps."""
+        """Projected, interpolated Fourier coefficients (C, Ny, Nx1) of one sample's maps (a
+        ``None`` map, a block not extracted, stays ``None``)."""
         return [
-            cfft2(project_spatial(m, p)) * itp
+            None if m is None else cfft2(project_spatial(m, p)) * itp
             for m, p, itp in zip(maps, self.projection, self.interp, strict=True)
         ]
 
@@ -589,11 +590,10 @@ class ECOTracker(Tracker):
                 patch, _, _ = sample_warped_patch(frame, centres[s], self.img_sample_sz * pscales[s],
                                                   self.img_sample_sz, angle)
             maps = self.extractor.extract_many([patch], hand_crafted_only=True)[0]
-            z = [None] * len(maps)
             with prof.stage("projection_fft"):
                 for d in blocks:
-                    m = maps[d] * self.windows[d]
-                    z[d] = (cfft2(project_spatial(m, self.projection[d])) * self.interp[d])[None]
+                    maps[d] *= self.windows[d]
+                z = [None if t is None else t[None] for t in self._project_transform(maps)]
             scored.append((top(z), sign))
         value, sign = max(scored)
         return (sign,) if value > unturned * (1.0 + self.config.rotation_preselect_margin) else ()
