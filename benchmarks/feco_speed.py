@@ -58,7 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--trackers",
         default=DEFAULT_TRACKERS,
-        help=f"comma-separated names, each optionally name:key=value:... (default {DEFAULT_TRACKERS})",
+        help="comma-separated names, each optionally 'name:key=value,key=value' as cfvgg-bench takes them "
+             f"(default {DEFAULT_TRACKERS})",
     )
     parser.add_argument("--sequences", default=",".join(DEFAULT_SEQUENCES),
                         help=f"comma-separated dataset/name specs, or {ALL_720P!r} (every shared UAV123@10fps and "
@@ -86,25 +87,9 @@ def load_frames(spec: str, data_root, max_frames: int):
     return seq, [seq.frame(i) for i in range(count)]
 
 
-def parse_tracker(spec: str) -> tuple[str, dict]:
-    """``"name"`` or ``"name:key=value:key=value"`` (values parsed as JSON when they can be)."""
-    name, *pairs = spec.split(":")
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"bad tracker parameter {pair!r} in {spec!r}; use name:key=value")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
-    return name, params
-
-
-def make_tracker(spec: str, profile: bool):
+def make_tracker(name: str, params: dict, profile: bool):
     from cfvgg_ros.core.registry import create_tracker
 
-    name, params = parse_tracker(spec)
     if profile and name in ("feco", "eco-hc", "cfvgg"):
         params = {**params, "profile": True}
     return create_tracker(name, **params)
@@ -193,11 +178,17 @@ def main(argv=None) -> int:
     import platform
     import statistics
 
+    from cfvgg_ros.cli.bench import UsageError, parse_tracker_specs
+    from cfvgg_ros.evaluation.results import tracker_label
     from cfvgg_ros.paths import shared_data_root
     from cfvgg_ros.trackers.eco.profiling import format_profile_table, merge_reports
 
     data_root = Path(args.data_root) if args.data_root else shared_data_root()
-    trackers = [t.strip() for t in args.trackers.split(",") if t.strip()]
+    try:
+        trackers = [(tracker_label(n, p), n, p) for n, p in parse_tracker_specs(args.trackers)]
+    except UsageError as exc:
+        print(f"feco_speed: {exc}", file=sys.stderr)
+        return 2
     specs = [s.strip() for s in args.sequences.split(",") if s.strip()]
     if specs == [ALL_720P]:
         specs = all_720p_specs(data_root)
@@ -207,28 +198,29 @@ def main(argv=None) -> int:
     print(f"# single core {core} ({platform.processor() or platform.machine()}), frames pre-decoded", flush=True)
     loaded = [load_frames(spec, data_root, args.max_frames) for spec in specs]
     rows = []
-    for name in trackers:
+    for label, name, params in trackers:
         if not args.no_warmup:
             seq, frames = loaded[0]
-            warm = make_tracker(name, False)
+            warm = make_tracker(name, params, False)
             time_tracker(warm, frames[: min(len(frames), 12)], tuple(seq.boxes[0]))
         for spec, (seq, frames) in zip(specs, loaded, strict=True):
-            tracker = make_tracker(name, not args.no_profile)
+            tracker = make_tracker(name, params, not args.no_profile)
             init_s, times = time_tracker(tracker, frames, tuple(float(v) for v in seq.boxes[0]))
-            row = {"tracker": name, "sequence": spec, "init_ms": 1e3 * init_s, **summarise(times)}
+            row = {"tracker": label, "sequence": spec, "init_ms": 1e3 * init_s, **summarise(times)}
             report = tracker.profile_report() if hasattr(tracker, "profile_report") else None
             if report:
                 report.pop("table", None)
                 row["profile"] = report
             rows.append(row)
-            print(f"  {name} {spec}: {row['fps']:.1f} FPS (median {row['median_ms']:.2f} ms)", flush=True)
+            print(f"  {label} {spec}: {row['fps']:.1f} FPS (median {row['median_ms']:.2f} ms)", flush=True)
     print()
     budget = (args.budget_mean, args.budget_p99)
     print(format_table(rows, args.markdown, budget))
     print()
     print(f"per tracker: median of the per-sequence FPS; worst sequence by mean and by p99 (budget: mean <= "
           f"{budget[0]:g} ms, p99 <= {budget[1]:g} ms)")
-    for name in trackers:
+    labels = [label for label, _, _ in trackers]
+    for name in labels:
         mine = [r for r in rows if r["tracker"] == name]
         fps = [r["fps"] for r in mine]
         worst_mean = max(mine, key=lambda r: r["mean_ms"])
@@ -240,7 +232,7 @@ def main(argv=None) -> int:
               + (f"over budget on {len(over)}: {', '.join(over)}" if over else "within budget on every sequence"))
     pooled = {
         name: merge_reports([r["profile"] for r in rows if r["tracker"] == name])
-        for name in trackers
+        for name in labels
         if any(r.get("profile") for r in rows if r["tracker"] == name)
     }
     if pooled:

@@ -13,7 +13,7 @@ SCRIPT = SOURCE_ROOT / "benchmarks" / "feco_speed.py"
 def test_feco_speed_runs_and_reports_stages(tmp_path):
     out = tmp_path / "speed.json"
     cmd = [
-        sys.executable, str(SCRIPT), "--trackers", "eco-hc,eco-hc:use_scale_filter=false",
+        sys.executable, str(SCRIPT), "--trackers", "eco-hc,eco-hc:use_scale_filter=false,number_of_scales=3",
         "--sequences", "synthetic/translation", "--max-frames", "6", "--json", str(out),
     ]
     env = {k: v for k, v in os.environ.items() if k != "CFVGG_PROFILE"}
@@ -22,7 +22,8 @@ def test_feco_speed_runs_and_reports_stages(tmp_path):
     assert "median of the per-sequence FPS" in proc.stdout and "stage breakdown" in proc.stdout
     assert "p99" in proc.stdout and "budget" in proc.stdout
     rows = json.loads(out.read_text())["rows"]
-    assert [r["tracker"] for r in rows] == ["eco-hc", "eco-hc:use_scale_filter=false"]
+    # cfvgg-bench's spec syntax: the second tracker has two parameters, labelled as in its results
+    assert [r["tracker"] for r in rows] == ["eco-hc", "eco-hc@number_of_scales=3,use_scale_filter=false"]
     for row in rows:
         assert row["frames"] == 5 and row["fps"] > 0
         assert row["median_ms"] <= row["p95_ms"] <= row["p99_ms"] <= row["max_ms"]

@@ -118,3 +118,36 @@ class ColourModel:
         sums = (integral[y1[:, None], x1[None, :]] - integral[y0[:, None], x1[None, :]]
                 - integral[y1[:, None], x0[None, :]] + integral[y0[:, None], x0[None, :]])
         return (sums / (th * tw)).astype(np.float32)
+
+
+def _integral_at(integral: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``integral`` ((h + 1, w + 1), cv2.integral's layout) read at fractional corners ``(y, x)``,
+    bilinearly, clipped to the patch: the sum over ``[0, y) x [0, x)`` with partial pixels counted
+    by their covered fraction."""
+    h, w = integral.shape[0] - 1, integral.shape[1] - 1
+    y = np.clip(y, 0.0, float(h))
+    x = np.clip(x, 0.0, float(w))
+    y0 = np.minimum(np.floor(y).astype(np.intp), h - 1)
+    x0 = np.minimum(np.floor(x).astype(np.intp), w - 1)
+    fy, fx = y - y0, x - x0
+    top = integral[y0, x0] * (1.0 - fx) + integral[y0, x0 + 1] * fx
+    bottom = integral[y0 + 1, x0] * (1.0 - fx) + integral[y0 + 1, x0 + 1] * fx
+    return top * (1.0 - fy) + bottom * fy
+
+
+def box_sums(likelihood: np.ndarray, centre_yx, sizes_hw) -> tuple[np.ndarray, np.ndarray]:
+    """Sums of ``likelihood`` over boxes of ``sizes_hw`` ((n, 2) height, width) centred at
+    ``centre_yx``, fractional edges counted by area, and the boxes' areas inside the patch (the part
+    outside counts for nothing in either). ``sums - t * areas`` is a box's colour support at
+    threshold ``t``: it grows with the box up to where the target likelihood falls below ``t``,
+    tracing the likely target pixels rather than the filter's template."""
+    integral = cv2.integral(likelihood.astype(np.float32), sdepth=cv2.CV_64F)
+    h, w = likelihood.shape
+    sizes = np.asarray(sizes_hw, dtype=np.float64).reshape(-1, 2)
+    cy, cx = float(centre_yx[0]), float(centre_yx[1])
+    y0, y1 = cy - sizes[:, 0] / 2.0, cy + sizes[:, 0] / 2.0
+    x0, x1 = cx - sizes[:, 1] / 2.0, cx + sizes[:, 1] / 2.0
+    sums = (_integral_at(integral, y1, x1) - _integral_at(integral, y0, x1)
+            - _integral_at(integral, y1, x0) + _integral_at(integral, y0, x0))
+    areas = (np.clip(y1, 0, h) - np.clip(y0, 0, h)) * (np.clip(x1, 0, w) - np.clip(x0, 0, w))
+    return sums, areas

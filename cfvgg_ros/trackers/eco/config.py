@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from cfvgg_ros.features.vocabulary import parse_feature
 
+from .scale_filter import ScaleFilterConfig
+
 
 @dataclass(frozen=True)
 class FeatureConfig:
@@ -127,7 +129,7 @@ class ECOConfig:
     use_scale_filter: bool = True
     number_of_scales: int = 7
     scale_step: float = 1.01
-    scale_filter_config: object | None = None
+    scale_filter_config: ScaleFilterConfig | None = None  # None: ScaleFilterConfig(); a dict of its fields
     # beyond the paper (all off in the run files): confidence-gated model update -- a frame whose
     # response peak is below update_gate x the running mean of accepted peaks (rate gate_rate) adds
     # no sample and does not train; scale change per frame bounded to [1/max_scale_change,
@@ -155,6 +157,20 @@ class ECOConfig:
     colour_refine_merged: bool = False
     colour_bins: int = 32
     colour_learning_rate: float = 0.04
+    # the box's shape from the colour model (not in Staple or ECO): every frame the boxes
+    # colour_box_step^(a, b) x the reported box (a, b in -1, 0, 1) are scored by their colour
+    # support, sum(likelihood - colour_box_threshold) over the box (colour_model.box_support); the
+    # best one's aspect part moves the reported box's aspect ratio by colour_box_rate of the step
+    # (within colour_box_limit x the template's, per axis; the filter keeps its template) and its
+    # size part moves the tracker's scale by colour_scale_rate of it (0: off, each). Threshold 0:
+    # midway between the mean likelihood in the box and in a ring one mean side wide around it;
+    # a frame whose box is not colour_box_contrast more likely than the ring is left alone
+    colour_box_rate: float = 0.0
+    colour_scale_rate: float = 0.0
+    colour_box_step: float = 1.1
+    colour_box_threshold: float = 0.5
+    colour_box_contrast: float = 0.0
+    colour_box_limit: float = 2.0
     # rotation-aware sampling (not in ECO): on a frame whose filter peak falls below
     # rotation_trigger x the running mean of peaks (rate gate_rate), the search is repeated with
     # the sample turned by +-rotation_step degrees; a peak rotation_margin above the unturned one
@@ -216,6 +232,8 @@ class ECOConfig:
         if not feats:
             raise ValueError("ECOConfig needs at least one feature")
         object.__setattr__(self, "features", feats)
+        if isinstance(self.scale_filter_config, dict):
+            object.__setattr__(self, "scale_filter_config", ScaleFilterConfig(**self.scale_filter_config))
         if self.search_area_shape not in ("square", "proportional"):
             raise ValueError(
                 f"search_area_shape must be 'square' or 'proportional', got {self.search_area_shape!r}"
@@ -250,6 +268,12 @@ class ECOConfig:
             raise ValueError(f"max_scale_change must be 0 (off) or > 1, got {self.max_scale_change}")
         if not 0.0 <= self.colour_merge < 1.0 or not 0.0 < self.colour_learning_rate <= 1.0:
             raise ValueError("need 0 <= colour_merge < 1 and 0 < colour_learning_rate <= 1")
+        if not (0.0 <= self.colour_box_rate <= 1.0 and 0.0 <= self.colour_scale_rate <= 1.0):
+            raise ValueError("colour_box_rate and colour_scale_rate must lie in [0, 1]")
+        if not (self.colour_box_step > 1.0 and self.colour_box_limit >= 1.0 and 0.0 <= self.colour_box_threshold < 1.0):
+            raise ValueError("need colour_box_step > 1, colour_box_limit >= 1 and 0 <= colour_box_threshold < 1")
+        if (self.colour_box_rate or self.colour_scale_rate) and self.colour_merge <= 0.0:
+            raise ValueError("colour_box_rate and colour_scale_rate need the colour model (colour_merge > 0)")
         if not (self.colour_merge_max == 0.0 or self.colour_merge <= self.colour_merge_max < 1.0):
             raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
         if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:

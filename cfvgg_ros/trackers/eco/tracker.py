@@ -21,7 +21,7 @@ import numpy as np
 
 from cfvgg_ros.core.contract import Tracker, TrackerError, TrackResult
 
-from .colour_model import ColourModel, is_grey
+from .colour_model import ColourModel, box_sums, is_grey
 from .config import ECOConfig
 from .detection import find_peak
 from .feature_blocks import FeatureExtractor, cosine_window, rotation, sample_patch, sample_warped_patch
@@ -40,6 +40,11 @@ from .profiling import StageProfiler, format_profile_table, profiling_requested
 from .projection import pca_projection, project_spatial
 from .regularization import RegularizationOperator, reg_window_filter
 from .sample_space import SampleSpace
+
+#: (height, width) steps of the boxes :meth:`ECOTracker._fit_box` scores, the unchanged box first
+#: (argmax keeps it on ties): aspect only, or aspect and size
+_ASPECT_STEPS = np.array([[0.0, 0.0], [1.0, -1.0], [-1.0, 1.0]])
+_SHAPE_STEPS = np.array([[0.0, 0.0]] + [[a, b] for a in (-1.0, 0.0, 1.0) for b in (-1.0, 0.0, 1.0) if a or b])
 
 
 def _divide(vec, diag):
@@ -293,6 +298,7 @@ class ECOTracker(Tracker):
         self._turn_sign = 1.0  # the turn searched first (rotation_searches)
         self._searched_turn = False  # this frame ran a full turned search (rotation_defers_training)
         self._deferred = False  # the last due training was put off by a frame (at most one)
+        self.box_shape = np.ones(2)  # reported box / template, per axis (colour_box_rate)
         self.colour = None
         if cfg.colour_merge > 0.0:
             self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
@@ -495,6 +501,8 @@ class ECOTracker(Tracker):
         if self.colour is not None:
             with prof.stage("detection"):
                 s = peak.scale_index
+                if cfg.colour_box_rate or cfg.colour_scale_rate:
+                    self._fit_box(patches[s], centres[s], pscales[s])
                 self.target_sz = self.base_target_sz * self.current_scale
                 self._learn_colour(patches[s], centres[s], pscales[s])
         if not self._accept_update(float(peak.value)):
@@ -665,8 +673,35 @@ class ECOTracker(Tracker):
         rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
         self.colour.update(patch, rel, self.target_sz / pscale)
 
+    def _fit_box(self, patch, centre, pscale) -> None:
+        """Move the reported box's aspect ratio (``colour_box_rate``) and the tracker's scale
+        (``colour_scale_rate``) towards the best-supported of the boxes one ``colour_box_step`` away
+        in height and/or width (their colour support, :func:`colour_model.box_sums`); ties keep the box."""
+        cfg = self.config
+        steps = _SHAPE_STEPS if cfg.colour_scale_rate else _ASPECT_STEPS
+        rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+        size = self.base_target_sz * self.current_scale * self.box_shape / pscale
+        log_step = math.log(cfg.colour_box_step)
+        ring = size + float(np.mean(size))  # the box grown by its mean side: the ring's outer edge
+        sums, areas = box_sums(self.colour.likelihood(patch), rel,
+                               np.vstack([size * np.exp(steps * log_step), ring]))
+        inside = sums[0] / max(areas[0], 1e-9)
+        outside = (sums[-1] - sums[0]) / max(areas[-1] - areas[0], 1e-9)
+        if inside - outside < cfg.colour_box_contrast:
+            return  # the colours do not tell the target from its surroundings here
+        threshold = cfg.colour_box_threshold or (inside + outside) / 2.0
+        support = sums[:-1] - threshold * areas[:-1]
+        a, b = steps[int(np.argmax(support))] * log_step
+        aspect, uniform = (a - b) / 2.0, (a + b) / 2.0
+        limit = math.log(cfg.colour_box_limit)
+        shape = np.log(self.box_shape) + cfg.colour_box_rate * np.array([aspect, -aspect])
+        self.box_shape = np.exp(np.clip(shape, -limit, limit))
+        if uniform and cfg.colour_scale_rate:
+            self.current_scale = float(np.clip(self.current_scale * math.exp(cfg.colour_scale_rate * uniform),
+                                               self.min_scale_factor, self.max_scale_factor))
+
     def _result(self, peak) -> TrackResult:
-        h, w = self.target_sz
+        h, w = self.target_sz * self.box_shape
         if self.angle and self.config.rotation_box != "upright":
             # the target is turned: report the axis-aligned box around the turned rectangle, or
             # around the ellipse inscribed in it (a rounder outline; less growth at small angles)

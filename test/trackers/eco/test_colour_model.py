@@ -159,3 +159,103 @@ def test_colour_weight_rises_as_the_filter_peak_falls():
     assert fixed._colour_weight(0.01) == 0.45
     with pytest.raises(ValueError):
         ECOConfig.feco(colour_merge=0.5, colour_merge_max=0.3)
+
+
+def test_box_sums_count_fractional_edges_and_clip_to_the_patch():
+    from cfvgg_ros.trackers.eco.colour_model import box_sums
+
+    like = np.zeros((20, 30), dtype=np.float32)
+    like[5:15, 10:20] = 1.0  # a 10 x 10 block of certain target pixels
+    sums, areas = box_sums(like, (10.0, 15.0), [[10, 10], [12, 12], [11, 10], [6, 4], [10, 40]])
+    # the block itself; a box 1 px wider all round holds the same 100; half a row more on each
+    # side (11 x 10) covers only background; a 6 x 4 box inside it; a 10 x 40 box clipped to 10 x 30
+    assert sums.tolist() == pytest.approx([100.0, 100.0, 100.0, 24.0, 100.0])
+    assert areas.tolist() == pytest.approx([100.0, 144.0, 110.0, 24.0, 300.0])
+    # a box with fractional edges: 10.5 wide centred 0.25 px right of the block covers x in
+    # [10, 20.5) -> the whole block; 9 wide centred there covers [10.75, 19.75): 9 columns
+    sums, _ = box_sums(like, (10.0, 15.25), [[10, 10.5], [10, 9]])
+    assert sums.tolist() == pytest.approx([100.0, 90.0])
+    # the threshold form: support = sums - t * areas peaks at the block's own size
+    sizes = [[s, s] for s in (6.0, 8.0, 10.0, 12.0, 14.0)]
+    sums, areas = box_sums(like, (10.0, 15.0), sizes)
+    assert int(np.argmax(sums - 0.5 * areas)) == 2
+
+
+def _stretching_target_track(**overrides):
+    """fHOG + colour model (fixed scale) on a red rectangle over a blue background that stretches
+    from 40 x 40 to 64 wide x 25 high (the same area) over 30 frames: the last true size and the
+    tracker's boxes."""
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    tracker = ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                        colour_merge=0.45, colour_refine_merged=True,
+                                        use_scale_filter=False, number_of_scales=1, **overrides))
+    rng = np.random.default_rng(3)
+    results = []
+    for i in range(31):
+        frame = np.empty((240, 320, 3), dtype=np.uint8)
+        frame[:] = (30, 40, 190)
+        frame += rng.integers(0, 20, frame.shape, dtype=np.uint8)
+        w = 40.0 * 1.6 ** (i / 30)
+        h = 1600.0 / w
+        y0, x0 = int(round(120 - h / 2)), int(round(160 - w / 2))
+        frame[y0:y0 + int(round(h)), x0:x0 + int(round(w))] = (210, 40, 40)
+        if i == 0:
+            tracker.init(frame, (140.0, 100.0, 40.0, 40.0))
+        else:
+            results.append(tracker.update(frame))
+    return tracker, (h, w), results
+
+
+def test_colour_box_follows_a_stretching_target_within_its_limit():
+    _, (h, w), fixed = _stretching_target_track()
+    box = fixed[-1].box
+    assert box[2] / box[3] == pytest.approx(1.0, abs=0.05)  # off: the template's square
+    tracker, (h, w), fitted = _stretching_target_track(colour_box_rate=0.5, colour_box_step=1.05)
+    box = fitted[-1].box
+    assert w / h == pytest.approx(2.56, abs=0.02)
+    assert box[2] / box[3] > 1.8  # the reported aspect followed (the template stays square)
+    assert tracker.base_target_sz[0] == pytest.approx(tracker.base_target_sz[1])
+    _, _, limited = _stretching_target_track(colour_box_rate=0.5, colour_box_step=1.05, colour_box_limit=1.1)
+    box = limited[-1].box
+    assert box[2] / box[3] == pytest.approx(1.1**2, rel=0.03)  # 1.1 wider, 1 / 1.1 lower at most
+
+
+def _wide_target_box_shape(contrast: float) -> tuple[np.ndarray, float]:
+    """A red target 60 wide x 40 high on blue, initialised with a 40 x 40 box: the ring one side
+    wide around the box (80 x 80 minus 40 x 40) is 1/6 red, so red's likelihood is 1 / (1 + 1/6) =
+    6/7 and the mean likelihood 6/7 inside, 1/7 around (contrast 5/7). The box shape and scale
+    change after 5 frames with ``colour_box_contrast``."""
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    tracker = ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                        colour_merge=0.45, colour_box_rate=1.0, colour_scale_rate=1.0,
+                                        colour_box_contrast=contrast, use_scale_filter=False, number_of_scales=1))
+    frame = np.empty((240, 320, 3), dtype=np.uint8)
+    frame[:] = (30, 40, 190)
+    frame[100:140, 130:190] = (210, 40, 40)
+    tracker.init(frame, (140.0, 100.0, 40.0, 40.0))
+    scale = tracker.current_scale
+    for _ in range(5):
+        tracker.update(frame)
+    return tracker.box_shape, tracker.current_scale / scale
+
+
+def test_colour_box_leaves_a_box_alone_without_colour_contrast():
+    shape, scale = _wide_target_box_shape(0.3)
+    assert shape[1] > shape[0] and scale > 1.0  # the box widens towards the target's red sides
+    shape, scale = _wide_target_box_shape(0.75)
+    assert shape.tolist() == [1.0, 1.0] and scale == 1.0  # contrast 5/7 < 0.75: nothing is fitted
+
+
+def test_colour_box_settings_are_validated():
+    from cfvgg_ros.trackers.eco.config import ECOConfig
+
+    for bad in ({"colour_box_rate": 1.5}, {"colour_scale_rate": -0.1}, {"colour_box_step": 1.0},
+                {"colour_box_limit": 0.9}, {"colour_box_threshold": 1.0}):
+        with pytest.raises(ValueError):
+            ECOConfig.cfvgg(**bad)
+    with pytest.raises(ValueError, match="colour model"):
+        ECOConfig.feco(colour_box_rate=0.5)  # feco has no colour model

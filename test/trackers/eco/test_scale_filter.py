@@ -219,3 +219,20 @@ def test_sample_energy_matches_the_qr_projection(compressed):
     f = scipy.fft.fft((q.T @ x.astype(np.float64)) * sf.window, axis=1)
     expected = np.sum(np.abs(f) ** 2, axis=0)
     np.testing.assert_allclose(sf._sample_energy(x), expected, rtol=1e-6, atol=1e-9 * expected.max())
+
+
+def test_scale_filter_config_given_as_a_dict_of_its_fields():
+    """Tracker specs (``cfvgg:scale_filter_config={"learning_rate": 0.015}``) pass the scale
+    filter's settings as a dict: it becomes a ScaleFilterConfig, unknown fields raise."""
+    from cfvgg_ros.trackers.eco.config import ECOConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    config = ECOConfig.cfvgg(scale_filter_config={"learning_rate": 0.015})
+    assert config.scale_filter_config == ScaleFilterConfig(learning_rate=0.015)
+    tracker = ECOTracker(config)
+    frame = np.full((120, 160, 3), 90, dtype=np.uint8)
+    frame[40:80, 60:100] = 200
+    tracker.init(frame, (60.0, 40.0, 40.0, 40.0))
+    assert tracker.scale_filter.config.learning_rate == 0.015
+    with pytest.raises(TypeError):
+        ECOConfig.cfvgg(scale_filter_config={"learnrate": 0.015})
