@@ -101,7 +101,12 @@ def test_model_path_override_sets_every_cnn_feature():
         ECOConfig.eco_hc(model_path="/models/student.onnx")
 
 
-def test_registry_factory_with_grey_features():
+def test_registry_factory_with_grey_features(monkeypatch):
+    from cfvgg_ros.core import registry
+
+    # registered for this test only: tests that list every registered tracker must not see it
+    monkeypatch.setattr(registry, "_FACTORIES", dict(registry._FACTORIES))
+    monkeypatch.setattr(registry, "_INFO", dict(registry._INFO))
     register_tracker(
         "eco-test-grey",
         lambda **kw: ECOTracker(
