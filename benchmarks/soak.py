@@ -227,6 +227,12 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
         "recovery_inits": sum(1 for _, e in events if e == "init after LOST"),
         "load_samples": [load for _, load in samples],
     }
+    # the lowest RSS in the first and last windows: one sample moves by a frame buffer (2.6 MiB at
+    # 720p) with how many frames are alive at that instant; the floor shows what stays resident
+    for label, (t0, t1) in (("first", first_w), ("last", last_w)):
+        window_rss = [s.rss_mb for s, _ in samples if t0 <= s.t - start <= t1]
+        fig[f"rss_floor_{label}_mb"] = min(window_rss) if window_rss else float("nan")
+    fig["rss_floor_growth_mb"] = fig["rss_floor_last_mb"] - fig["rss_floor_first_mb"]
     for label, (t0, t1) in (("first", first_w), ("last", last_w)):
         for steady in (False, True):
             values = latencies(t0, t1, steady)
@@ -257,6 +263,8 @@ def report(f: dict) -> None:
           f"{f['alive']} (exit code {f['node_exit_code']})")
     print(f"  RSS {f['rss_warm_mb']:.1f} MB after warm-up ({f['warm_up_s']:g} s) -> {f['rss_end_mb']:.1f} MB at the "
           f"end: {f['rss_growth_mb']:+.1f} MB (max {f['rss_max_after_warm_mb']:.1f} MB)")
+    print(f"  RSS floor (lowest sample) first / last window {f['rss_floor_first_mb']:.1f} / "
+          f"{f['rss_floor_last_mb']:.1f} MB: {f['rss_floor_growth_mb']:+.1f} MB")
     print(f"  threads {f['threads_warm']} -> {f['threads_end']} (range {f['threads_range_after_warm']}); "
           f"open fds {f['fds_warm']} -> {f['fds_end']} (range {f['fds_range_after_warm']}); "
           f"node CPU {f['cpu_s']:.0f} s")

@@ -47,6 +47,9 @@ def test_soak_60_s_completes_and_reports(tmp_path):
     assert f["events"].get("init") == 1 and f["inits"] >= 1
     assert f["errors"] == 0 and f["log_fatal"] == 0 and f["frames_out_of_order"] == 0
     assert f["rss_end_mb"] < 2048  # no runaway (the 5 MB goal needs the long run's warm-up)
+    # the floors are the lowest samples of their windows (sampled every 10 s): within the run's range
+    assert f["rss_floor_first_mb"] <= f["rss_max_after_warm_mb"] and f["rss_floor_last_mb"] <= f["rss_end_mb"]
+    assert f["rss_floor_growth_mb"] == f["rss_floor_last_mb"] - f["rss_floor_first_mb"]
 
 
 def test_dds_fuzz_short_run_leaves_the_node_tracking(tmp_path):

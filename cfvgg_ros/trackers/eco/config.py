@@ -161,7 +161,7 @@ class ECOConfig:
     # colour_box_step^(a, b) x the reported box (a, b in -1, 0, 1) are scored by their colour
     # support, sum(likelihood - colour_box_threshold) over the box (colour_model.box_support); the
     # best one's aspect part moves the reported box's aspect ratio by colour_box_rate of the step
-    # (within colour_box_limit x the template's, per axis; the filter keeps its template) and its
+    # (within aspect_limit x the template's, per axis; the filter keeps its template) and its
     # size part moves the tracker's scale by colour_scale_rate of it (0: off, each). Threshold 0:
     # midway between the mean likelihood in the box and in a ring one mean side wide around it;
     # a frame whose box is not colour_box_contrast more likely than the ring is left alone
@@ -170,7 +170,16 @@ class ECOConfig:
     colour_box_step: float = 1.1
     colour_box_threshold: float = 0.5
     colour_box_contrast: float = 0.0
-    colour_box_limit: float = 2.0
+    # an aspect-ratio filter (not in ECO): scale_filter.AspectFilter, fDSST's 1-D filter over
+    # samples 1/f as high and f as wide (aspect_filter_config: its ScaleFilterConfig, or a dict of
+    # fields; None: the scale filter's defaults) moves the reported box's aspect ratio each frame
+    # and learns at the new one; the colour model then uses the box's shape too. aspect_every: the
+    # filter runs (tracks and learns) every aspect_every-th frame only (its cost spread). aspect_limit
+    # bounds the box's change from the first box per axis (for this and colour_box_rate)
+    aspect_filter: bool = False
+    aspect_every: int = 1
+    aspect_filter_config: ScaleFilterConfig | None = None
+    aspect_limit: float = 2.0
     # rotation-aware sampling (not in ECO): on a frame whose filter peak falls below
     # rotation_trigger x the running mean of peaks (rate gate_rate), the search is repeated with
     # the sample turned by +-rotation_step degrees; a peak rotation_margin above the unturned one
@@ -232,8 +241,9 @@ class ECOConfig:
         if not feats:
             raise ValueError("ECOConfig needs at least one feature")
         object.__setattr__(self, "features", feats)
-        if isinstance(self.scale_filter_config, dict):
-            object.__setattr__(self, "scale_filter_config", ScaleFilterConfig(**self.scale_filter_config))
+        for name in ("scale_filter_config", "aspect_filter_config"):
+            if isinstance(getattr(self, name), dict):
+                object.__setattr__(self, name, ScaleFilterConfig(**getattr(self, name)))
         if self.search_area_shape not in ("square", "proportional"):
             raise ValueError(
                 f"search_area_shape must be 'square' or 'proportional', got {self.search_area_shape!r}"
@@ -268,10 +278,12 @@ class ECOConfig:
             raise ValueError(f"max_scale_change must be 0 (off) or > 1, got {self.max_scale_change}")
         if not 0.0 <= self.colour_merge < 1.0 or not 0.0 < self.colour_learning_rate <= 1.0:
             raise ValueError("need 0 <= colour_merge < 1 and 0 < colour_learning_rate <= 1")
+        if self.aspect_every < 1:
+            raise ValueError(f"aspect_every must be >= 1, got {self.aspect_every}")
         if not (0.0 <= self.colour_box_rate <= 1.0 and 0.0 <= self.colour_scale_rate <= 1.0):
             raise ValueError("colour_box_rate and colour_scale_rate must lie in [0, 1]")
-        if not (self.colour_box_step > 1.0 and self.colour_box_limit >= 1.0 and 0.0 <= self.colour_box_threshold < 1.0):
-            raise ValueError("need colour_box_step > 1, colour_box_limit >= 1 and 0 <= colour_box_threshold < 1")
+        if not (self.colour_box_step > 1.0 and self.aspect_limit >= 1.0 and 0.0 <= self.colour_box_threshold < 1.0):
+            raise ValueError("need colour_box_step > 1, aspect_limit >= 1 and 0 <= colour_box_threshold < 1")
         if (self.colour_box_rate or self.colour_scale_rate) and self.colour_merge <= 0.0:
             raise ValueError("colour_box_rate and colour_scale_rate need the colour model (colour_merge > 0)")
         if not (self.colour_merge_max == 0.0 or self.colour_merge <= self.colour_merge_max < 1.0):
@@ -327,8 +339,9 @@ class ECOConfig:
     def cfvgg(cls, **overrides) -> ECOConfig:
         """The package's default tracker: fECO's features and solver with departures from the paper
         chosen on the train split (``benchmarks/lever_study.py``; README, "Beyond the paper"): a
-        per-frame work budget for 30 Hz 720p on one core, a minimum search side and a colour model
-        merged into the detection score (:data:`CFVGG_OVERRIDES`). ``overrides`` as for :meth:`feco`."""
+        per-frame work budget for 30 Hz 720p on one core, a minimum search side, a colour model
+        merged into the detection score and an aspect-ratio filter (:data:`CFVGG_OVERRIDES`).
+        ``overrides`` as for :meth:`feco`."""
         base = cls.feco(**CFVGG_OVERRIDES)
         return cls.with_overrides(base, **overrides)
 
@@ -358,7 +371,8 @@ class ECOConfig:
 #: <= 10 ms, p99 <= 20 ms per 720p frame on one core) and a search region at least 250 px wide
 #: (small targets get a wider search: more room for fast UAV motion), and a colour model beside the
 #: filter (Staple's histograms, 16 levels a channel, merged with weight 0.45, the peak placed on the
-#: merged score): the target's colours hold where its shape changes.
+#: merged score): the target's colours hold where its shape changes; and an aspect-ratio filter
+#: (9 samples, run every 2nd frame) that lets the box follow a target changing its shape.
 CFVGG_OVERRIDES = {
     "min_image_sample_size": 160.0**2,
     "max_image_sample_size": 180.0**2,
@@ -369,4 +383,7 @@ CFVGG_OVERRIDES = {
     "colour_merge": 0.45,
     "colour_bins": 16,
     "colour_refine_merged": True,
+    "aspect_filter": True,
+    "aspect_every": 2,
+    "aspect_filter_config": ScaleFilterConfig(number_of_scales=9),
 }

@@ -260,12 +260,12 @@ class ScaleFilter:
         center = np.asarray(center_yx, dtype=np.float64)
         base_sz = np.asarray(base_target_sz_hw, dtype=np.float64)
         model_h, model_w = self.scale_model_sz
-        sizes = np.maximum(np.floor(base_sz[None, :] * (current_scale * self.scale_factors)[:, None]), 1.0)
-        factor = int(min(sizes[0, 0] / model_h, sizes[0, 1] / model_w) // 2)
+        sizes = np.maximum(np.floor(self.sample_sizes(base_sz, current_scale)), 1.0)
+        factor = int(min(sizes[:, 0].min() / model_h, sizes[:, 1].min() / model_w) // 2)
         if factor >= 2:
             # region around the centre covering the largest patch, a multiple of the factor
-            region_h = int(math.ceil((sizes[-1, 0] + 2 * factor) / factor)) * factor
-            region_w = int(math.ceil((sizes[-1, 1] + 2 * factor) / factor)) * factor
+            region_h = int(math.ceil((sizes[:, 0].max() + 2 * factor) / factor)) * factor
+            region_w = int(math.ceil((sizes[:, 1].max() + 2 * factor) / factor)) * factor
             top, left = _patch_origin(center, region_h, region_w)
             region = _crop_replicate(frame, center, region_h, region_w)
             frame = cv2.resize(region, (region_w // factor, region_h // factor), interpolation=cv2.INTER_AREA)
@@ -283,6 +283,10 @@ class ScaleFilter:
             resized = resized[..., None]
         features = fhog_batch(resized, self.config.cell_size)  # (S, h, w, 31), one compiled call
         return np.ascontiguousarray(features.reshape(len(sizes), -1).T)
+
+    def sample_sizes(self, base_target_sz_hw, current_scale: float) -> np.ndarray:
+        """``S x 2`` (height, width) of the samples: the target scaled by each scale factor."""
+        return np.asarray(base_target_sz_hw, dtype=np.float64)[None, :] * (current_scale * self.scale_factors)[:, None]
 
     # ------------------------------------------------------------------ internals
     def _learn(self, frame, center, base_sz, current_scale) -> None:
@@ -381,3 +385,15 @@ def _crop_replicate(frame: np.ndarray, center_yx: np.ndarray, height: int, width
     if any(pads):
         patch = cv2.copyMakeBorder(patch, *pads, borderType=cv2.BORDER_REPLICATE)
     return patch
+
+
+class AspectFilter(ScaleFilter):
+    """The same 1-D correlation filter over the target's aspect ratio (not in fDSST or ECO): sample
+    ``i`` is the target ``1 / f_i`` as high and ``f_i`` as wide (its area kept), each resized to
+    the model size, so :meth:`track`'s factor ``f`` says the target now looks best ``1 / f`` as
+    high and ``f`` as wide as the box it was given. A deforming target (a rider standing up, a
+    boat turning side-on) changes its aspect ratio, which one scale factor cannot follow."""
+
+    def sample_sizes(self, base_target_sz_hw, current_scale: float) -> np.ndarray:
+        base = np.asarray(base_target_sz_hw, dtype=np.float64) * current_scale
+        return np.stack([base[0] / self.scale_factors, base[1] * self.scale_factors], axis=1)

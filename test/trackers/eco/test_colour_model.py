@@ -217,7 +217,7 @@ def test_colour_box_follows_a_stretching_target_within_its_limit():
     assert w / h == pytest.approx(2.56, abs=0.02)
     assert box[2] / box[3] > 1.8  # the reported aspect followed (the template stays square)
     assert tracker.base_target_sz[0] == pytest.approx(tracker.base_target_sz[1])
-    _, _, limited = _stretching_target_track(colour_box_rate=0.5, colour_box_step=1.05, colour_box_limit=1.1)
+    _, _, limited = _stretching_target_track(colour_box_rate=0.5, colour_box_step=1.05, aspect_limit=1.1)
     box = limited[-1].box
     assert box[2] / box[3] == pytest.approx(1.1**2, rel=0.03)  # 1.1 wider, 1 / 1.1 lower at most
 
@@ -254,7 +254,7 @@ def test_colour_box_settings_are_validated():
     from cfvgg_ros.trackers.eco.config import ECOConfig
 
     for bad in ({"colour_box_rate": 1.5}, {"colour_scale_rate": -0.1}, {"colour_box_step": 1.0},
-                {"colour_box_limit": 0.9}, {"colour_box_threshold": 1.0}):
+                {"aspect_limit": 0.9}, {"colour_box_threshold": 1.0}):
         with pytest.raises(ValueError):
             ECOConfig.cfvgg(**bad)
     with pytest.raises(ValueError, match="colour model"):

@@ -11,6 +11,7 @@ import pytest
 
 from cfvgg_ros.core.contract import TrackerError
 from cfvgg_ros.trackers.eco.scale_filter import (
+    AspectFilter,
     ScaleFilter,
     ScaleFilterConfig,
     interpolate_response,
@@ -236,3 +237,86 @@ def test_scale_filter_config_given_as_a_dict_of_its_fields():
     assert tracker.scale_filter.config.learning_rate == 0.015
     with pytest.raises(TypeError):
         ECOConfig.cfvgg(scale_filter_config={"learnrate": 0.015})
+
+
+def _stretch(texture, factor, center=CENTER):
+    """The texture ``factor`` times as wide and ``1 / factor`` as high about ``center``."""
+    cy, cx = center
+    warp = np.array([[factor, 0, (1 - factor) * cx], [0, 1 / factor, (1 - 1 / factor) * cy]])
+    size = (texture.shape[1], texture.shape[0])
+    return cv2.warpAffine(texture, warp, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
+
+
+def test_aspect_filter_samples_keep_the_area_and_the_scale_filter_its_shape():
+    aspect = AspectFilter(ScaleFilterConfig(number_of_scales=9))
+    sizes = aspect.sample_sizes(BASE_HW, 0.5)
+    f = aspect.scale_factors
+    assert sizes[:, 0] == pytest.approx(24.0 / f) and sizes[:, 1] == pytest.approx(32.0 * f)
+    assert np.prod(sizes, axis=1) == pytest.approx(np.full(9, 24.0 * 32.0))
+    scale = ScaleFilter().sample_sizes(BASE_HW, 0.5)
+    assert scale / scale[:, :1] == pytest.approx(np.tile([1.0, 64.0 / 48.0], (17, 1)))
+
+
+@pytest.mark.parametrize("stretch", [1.08, 1 / 1.08])
+def test_aspect_filter_estimates_a_known_stretch(stretch):
+    """The target stretched 8 % wider and lower (or narrower and taller): the aspect filter's factor
+    follows it within 1.5 % over two frames, as the scale filter follows a scale jump."""
+    texture = _texture()
+    aspect = AspectFilter()
+    aspect.init(_render(texture, 1.0), CENTER, BASE_HW)
+    unchanged, _ = aspect.track(_render(texture, 1.0), CENTER, BASE_HW, 1.0)
+    assert unchanged == pytest.approx(1.0, abs=2e-3)
+    frame = _stretch(texture, stretch)
+    shape = np.ones(2)
+    for _ in range(2):
+        factor, score = aspect.track(frame, CENTER, BASE_HW * shape, 1.0)
+        shape *= np.array([1.0 / factor, factor])
+        assert score > 0.5
+        aspect.update(frame, CENTER, BASE_HW * shape, 1.0)
+    assert shape[1] == pytest.approx(stretch, rel=0.015) and shape[0] == pytest.approx(1.0 / stretch, rel=0.015)
+
+
+def _stretching_scene_track(frames=13, **overrides):
+    """fHOG ECO on a texture stretched 1 % wider and lower a frame about the target's centre: the
+    tracker and its boxes (the first box 64 wide, 48 high)."""
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    tracker = ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                        **overrides))
+    texture = _texture()
+    box = (CENTER[1] - 32.0, CENTER[0] - 24.0, 64.0, 48.0)
+    tracker.init(_render(texture, 1.0), box)
+    return tracker, [tracker.update(_stretch(texture, 1.01**i)) for i in range(1, frames)]
+
+
+def test_tracker_aspect_filter_follows_a_stretching_target():
+    _, fixed = _stretching_scene_track()
+    assert fixed[-1].box[2] / fixed[-1].box[3] == pytest.approx(64.0 / 48.0, rel=1e-6)  # off: the first shape
+    tracker, boxes = _stretching_scene_track(aspect_filter=True)
+    w, h = boxes[-1].box[2:]
+    true_ratio = (64.0 / 48.0) * 1.01 ** (2 * 12)  # 12 frames: 1.01^12 wider, 1.01^12 lower
+    # it follows with a lag (one 2 % step of the ratio a frame, most of it recovered on the next):
+    # more than half the change in log ratio, never past it
+    assert (64.0 / 48.0) * 1.01**12 < w / h <= true_ratio * 1.01
+    assert tracker.base_target_sz[1] / tracker.base_target_sz[0] == pytest.approx(64.0 / 48.0)  # the filter's template
+    assert w * h == pytest.approx(float(np.prod(tracker.target_sz)))  # the shape keeps the scale's area
+    # bounded: 1.05 per axis at most
+    _, limited = _stretching_scene_track(aspect_filter=True, aspect_limit=1.05)
+    w, h = limited[-1].box[2:]
+    assert (w / h) == pytest.approx((64.0 / 48.0) * 1.05**2, rel=1e-6)
+
+
+def test_tracker_aspect_filter_runs_every_nth_frame():
+    tracker, _ = _stretching_scene_track(frames=8, aspect_filter=True, aspect_every=3)
+    calls = []
+    tracker.aspect_filter.track = lambda *a: calls.append("track") or (1.0, 1.0)
+    tracker.aspect_filter.update = lambda *a: calls.append("update")
+    texture = _texture()
+    for i in range(8, 14):  # frame indices 8..13: 9 and 12 are due
+        tracker.update(_stretch(texture, 1.01**i))
+    assert calls == ["track", "update"] * 2
+    with pytest.raises(ValueError):
+        from cfvgg_ros.trackers.eco.config import ECOConfig
+
+        ECOConfig.cfvgg(aspect_every=0)
