@@ -227,13 +227,16 @@ class ECOTracker(Tracker):
         view, _, _ = sample_warped_patch(frame, self.pos, (h, w), (h, w), self.angle)
         return view, ((h - 1) / 2.0, (w - 1) / 2.0)
 
+    def _shape(self):
+        """The box's shape relative to the first box's, per axis, where the aspect filter and the
+        colour model sample the target (``aspect_filter``; else 1: the first box's shape). The
+        scale filter keeps the first box's shape: fed the box's, the two filters pulled each other
+        (train 7 cond. 65.5 against 65.9)."""
+        return self.box_shape if self.config.aspect_filter else 1.0
+
     def _shaped_size(self) -> tuple[float, float]:
-        """The target's size at scale 1 in the shape the box has (``aspect_filter``; else the
-        first box's): what the aspect filter and the colour model sample (the scale filter keeps the
-        first box's shape: fed the box's shape, the two filters pulled each other, train 7 cond.
-        65.5 against 65.9)."""
-        shape = self.box_shape if self.config.aspect_filter else 1.0
-        return tuple(float(v) for v in self.base_target_sz * shape)
+        """The target's size at scale 1 in the box's shape (:meth:`_shape`)."""
+        return tuple(float(v) for v in self.base_target_sz * self._shape())
 
     def _to_patch_axes(self, offset) -> np.ndarray:
         """An image-axes offset ``(dy, dx)`` in the sample's (turned) axes."""
@@ -306,7 +309,7 @@ class ECOTracker(Tracker):
         self._turn_sign = 1.0  # the turn searched first (rotation_searches)
         self._searched_turn = False  # this frame ran a full turned search (rotation_defers_training)
         self._deferred = False  # the last due training was put off by a frame (at most one)
-        self.box_shape = np.ones(2)  # reported box / template, per axis (colour_box_rate)
+        self.box_shape = np.ones(2)  # reported box / first box's shape, per axis (aspect_filter, colour_box_rate)
         self.colour = None
         if cfg.colour_merge > 0.0:
             self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
@@ -367,9 +370,7 @@ class ECOTracker(Tracker):
             from .scale_filter import AspectFilter
 
             self.aspect_filter = AspectFilter(cfg.aspect_filter_config)
-            self.aspect_filter.init(
-                frame, self._pixel_centre(), tuple(self.base_target_sz * self.box_shape), self.current_scale
-            )
+            self.aspect_filter.init(frame, self._pixel_centre(), self._shaped_size(), self.current_scale)
 
     def _train_joint(self, xf) -> None:
         """First-frame Gauss-Newton on filter and projection (ECO Sec. 3.1)."""
@@ -652,7 +653,7 @@ class ECOTracker(Tracker):
                 prior, weight = None, 0.0
                 if self.colour is not None:  # the colour score on the same grid, per scale
                     weight = self._colour_weight
-                    shape = self.box_shape if cfg.aspect_filter else 1.0
+                    shape = self._shape()
                     prior = np.stack([
                         self.colour.response(p, self.base_target_sz * shape * sc / ps, self.grid, self.img_support_sz)
                         for p, ps, sc in zip(patches, pscales, scales, strict=True)
@@ -700,8 +701,7 @@ class ECOTracker(Tracker):
         """Update the colour model from ``patch`` (sampled at ``centre`` with ``pscale`` image
         pixels per patch pixel) with the target at the current position and size."""
         rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
-        shape = self.box_shape if self.config.aspect_filter else 1.0
-        self.colour.update(patch, rel, self.target_sz * shape / pscale)
+        self.colour.update(patch, rel, self.target_sz * self._shape() / pscale)
 
     def _fit_box(self, patch, centre, pscale) -> None:
         """Move the reported box's aspect ratio (``colour_box_rate``) and the tracker's scale
