@@ -697,10 +697,15 @@ class ECOTracker(Tracker):
         drop = min(max(1.0 - top / mean, 0.0), 1.0) if mean > 0.0 else 0.0
         return cfg.colour_merge + (cfg.colour_merge_max - cfg.colour_merge) * drop
 
+    def _in_patch(self, patch, centre, pscale) -> np.ndarray:
+        """The target's position in ``patch`` (patch pixels), cut at ``centre`` with ``pscale``
+        image pixels per patch pixel (turned with the samples)."""
+        return self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+
     def _learn_colour(self, patch, centre, pscale) -> None:
         """Update the colour model from ``patch`` (sampled at ``centre`` with ``pscale`` image
         pixels per patch pixel) with the target at the current position and size."""
-        rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+        rel = self._in_patch(patch, centre, pscale)
         self.colour.update(patch, rel, self.target_sz * self._shape() / pscale)
 
     def _fit_box(self, patch, centre, pscale) -> None:
@@ -709,7 +714,7 @@ class ECOTracker(Tracker):
         in height and/or width (their colour support, :func:`colour_model.box_sums`); ties keep the box."""
         cfg = self.config
         steps = _SHAPE_STEPS if cfg.colour_scale_rate else _ASPECT_STEPS
-        rel = self._to_patch_axes(self.pos - centre) / pscale + np.array(patch.shape[:2]) / 2.0
+        rel = self._in_patch(patch, centre, pscale)
         size = self.base_target_sz * self.current_scale * self.box_shape / pscale
         log_step = math.log(cfg.colour_box_step)
         ring = size + float(np.mean(size))  # the box grown by its mean side: the ring's outer edge
