@@ -138,6 +138,7 @@ RULES: dict[str, dict[str, Rule]] = {
         "colour_box_threshold": Rule(low=0, high=1, high_open=True),
         "aspect_limit": Rule(low=1),
         "aspect_every": Rule(low=1),
+        "scale_every": Rule(low=1),
         "rotation_step": Rule(low=0),
         "rotation_trigger": Rule(low=0, high=1, low_open=True),
         "max_rotation": Rule(low=0),

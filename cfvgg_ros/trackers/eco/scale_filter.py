@@ -176,6 +176,7 @@ class ScaleFilter:
         self._basis: np.ndarray | None = None
         self._num_f: np.ndarray | None = None
         self._den_f: np.ndarray | None = None
+        self._detection_samples: np.ndarray | None = None
 
     @property
     def initialised(self) -> bool:
@@ -203,7 +204,8 @@ class ScaleFilter:
         self._basis = None
         self._num_f = None
         self._den_f = None
-        self._learn(frame, center, base_sz, current_scale)
+        self._detection_samples = None
+        self._learn(self.extract_samples(frame, center, base_sz, current_scale))
 
     def track(self, frame_rgb: np.ndarray, center_yx, base_target_sz_hw, current_scale: float) -> tuple[float, float]:
         """Estimate the scale change at ``center_yx``: returns ``(scale_change_factor,
@@ -213,6 +215,7 @@ class ScaleFilter:
         frame = self._check_frame(frame_rgb)
         center, base_sz, current_scale = self._check_geometry(center_yx, base_target_sz_hw, current_scale)
         samples = self.extract_samples(frame, center, base_sz, current_scale)
+        self._detection_samples = samples
         projected = (self._basis @ samples) * self.window
         sample_f = scipy.fft.fft(projected, axis=1, workers=1)
         response_f = np.sum(self._num_f * sample_f, axis=0) / (self._den_f + self.config.reg_lambda)
@@ -229,12 +232,22 @@ class ScaleFilter:
             change, score = parabola_peak(xs, ys)
         return float(change), float(score)
 
-    def update(self, frame_rgb: np.ndarray, center_yx, base_target_sz_hw, current_scale: float) -> None:
-        """Blend the sample at the current estimate into the model (learning rate ``eta``)."""
+    def update(
+        self, frame_rgb: np.ndarray, center_yx, base_target_sz_hw, current_scale: float, reuse_detection: bool = False
+    ) -> None:
+        """Blend the sample at the current estimate into the model (learning rate ``eta``).
+
+        ``reuse_detection``: learn from the samples the last :meth:`track` cut (at the scale before
+        its estimate, one sample step or less away) instead of cutting them again at the new one;
+        half the filter's sampling work a frame (not in fDSST or ECO)."""
         self._require_init("update")
         frame = self._check_frame(frame_rgb)
         center, base_sz, current_scale = self._check_geometry(center_yx, base_target_sz_hw, current_scale)
-        self._learn(frame, center, base_sz, current_scale)
+        samples = self._detection_samples if reuse_detection else None
+        if samples is None:
+            samples = self.extract_samples(frame, center, base_sz, current_scale)
+        self._detection_samples = None
+        self._learn(samples)
 
     def clamp_scale(self, scale: float) -> float:
         """``scale`` bounded to ``[min_scale_factor, max_scale_factor]`` (set by :meth:`init`)."""
@@ -289,9 +302,8 @@ class ScaleFilter:
         return np.asarray(base_target_sz_hw, dtype=np.float64)[None, :] * (current_scale * self.scale_factors)[:, None]
 
     # ------------------------------------------------------------------ internals
-    def _learn(self, frame, center, base_sz, current_scale) -> None:
+    def _learn(self, samples: np.ndarray) -> None:
         cfg = self.config
-        samples = self.extract_samples(frame, center, base_sz, current_scale)
         if self._template is None:
             self._template = samples.astype(np.float32)
         else:

@@ -506,7 +506,8 @@ class ECOTracker(Tracker):
             limit = float(np.sqrt(np.prod(self.base_target_sz * self.current_scale)))
             norm = float(np.linalg.norm(step))
             self.velocity = step if norm <= limit else step * (limit / norm)
-        if self.scale_filter is not None:
+        scale_due = self.scale_filter is not None and (self.frame_index + 1) % cfg.scale_every == 0
+        if scale_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
                 factor, _ = self.scale_filter.track(view, centre, tuple(self.base_target_sz), self.current_scale)
@@ -561,14 +562,18 @@ class ECOTracker(Tracker):
             self.frames_since_last_train = 0
         else:
             self.frames_since_last_train += 1
-        if self.scale_filter is not None:
+        if scale_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
-                self.scale_filter.update(view, centre, tuple(self.base_target_sz), self.current_scale)
+                self.scale_filter.update(
+                    view, centre, tuple(self.base_target_sz), self.current_scale, reuse_detection=cfg.reuse_scale_samples
+                )
         if aspect_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
-                self.aspect_filter.update(view, centre, self._shaped_size(), self.current_scale)
+                self.aspect_filter.update(
+                    view, centre, self._shaped_size(), self.current_scale, reuse_detection=cfg.reuse_scale_samples
+                )
         self.target_sz = self.base_target_sz * self.current_scale
         return self._result(peak)
 

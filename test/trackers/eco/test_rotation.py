@@ -71,8 +71,8 @@ def test_a_point_lands_where_the_rotation_puts_it(degrees):
 
 
 def test_rotation_settings_are_validated_and_off_by_default():
-    for config in (ECOConfig.feco(), ECOConfig.cfvgg()):
-        assert (config.rotation_step, config.rotation_searches, config.patch_sampler) == (0.0, 2, "crop")
+    for config, sampler in ((ECOConfig.feco(), "crop"), (ECOConfig.cfvgg(), "warp")):
+        assert (config.rotation_step, config.rotation_searches, config.patch_sampler) == (0.0, 2, sampler)
     for bad in ({"rotation_step": -1.0}, {"rotation_trigger": 0.0}, {"max_rotation": -5.0},
                 {"rotation_margin": -0.1}, {"rotation_box": "circle"}, {"rotation_searches": 3},
                 {"patch_sampler": "nearest"}):

@@ -311,7 +311,7 @@ def test_tracker_aspect_filter_runs_every_nth_frame():
     tracker, _ = _stretching_scene_track(frames=8, aspect_filter=True, aspect_every=3)
     calls = []
     tracker.aspect_filter.track = lambda *a: calls.append("track") or (1.0, 1.0)
-    tracker.aspect_filter.update = lambda *a: calls.append("update")
+    tracker.aspect_filter.update = lambda *a, **k: calls.append("update")
     texture = _texture()
     for i in range(8, 14):  # frame indices 8..13: 9 and 12 are due
         tracker.update(_stretch(texture, 1.01**i))
@@ -320,3 +320,45 @@ def test_tracker_aspect_filter_runs_every_nth_frame():
         from cfvgg_ros.trackers.eco.config import ECOConfig
 
         ECOConfig.cfvgg(aspect_every=0)
+
+
+def test_tracker_scale_filter_takes_turns_with_the_aspect_filter():
+    """``scale_every = aspect_every = 2``: the scale filter runs on the odd frame indices, the aspect
+    filter on the even ones, so no frame runs both; ``scale_every = 1`` runs it on every frame."""
+    texture = _texture()
+    for scale_every, expected in ((2, ["A", "A", "S", "S"] * 3), (1, ["S", "A", "S", "A", "S", "S"] * 3)):
+        tracker, _ = _stretching_scene_track(frames=8, aspect_filter=True, aspect_every=2, scale_every=scale_every)
+        calls = []
+        tracker.scale_filter.track = lambda *a: calls.append("S") or (1.0, 1.0)
+        tracker.scale_filter.update = lambda *a, **k: calls.append("S")
+        tracker.aspect_filter.track = lambda *a: calls.append("A") or (1.0, 1.0)
+        tracker.aspect_filter.update = lambda *a, **k: calls.append("A")
+        for i in range(8, 14):  # frame indices 8..13
+            tracker.update(_stretch(texture, 1.01**i))
+        assert calls == expected, scale_every
+    with pytest.raises(ValueError, match="scale_every"):
+        from cfvgg_ros.trackers.eco.config import ECOConfig
+
+        ECOConfig.cfvgg(scale_every=0)
+
+
+def test_update_can_learn_from_the_detection_samples():
+    """``reuse_detection``: the model learns the samples :meth:`track` cut (at the old scale), the same
+    model as an update at the old scale, and no samples are cut again; without a detection since
+    the last update it cuts them as usual."""
+    texture = _texture()
+    first, frame = _render(texture, 1.0), _render(texture, 1.05)
+    reusing, plain = ScaleFilter(), ScaleFilter()
+    for f in (reusing, plain):
+        f.init(first, CENTER, BASE_HW)
+        f.track(frame, CENTER, BASE_HW, 1.0)
+    cuts = []
+    extract = reusing.extract_samples
+    reusing.extract_samples = lambda *a: cuts.append(a[3]) or extract(*a)
+    reusing.update(frame, CENTER, BASE_HW, 1.05, reuse_detection=True)
+    plain.update(frame, CENTER, BASE_HW, 1.0)  # the detection's geometry
+    assert cuts == []
+    np.testing.assert_array_equal(reusing._num_f, plain._num_f)
+    np.testing.assert_array_equal(reusing._den_f, plain._den_f)
+    reusing.update(frame, CENTER, BASE_HW, 1.05, reuse_detection=True)  # no detection since: cut again
+    assert cuts == [1.05]
