@@ -565,9 +565,8 @@ class ECOTracker(Tracker):
         if scale_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
-                self.scale_filter.update(
-                    view, centre, tuple(self.base_target_sz), self.current_scale, reuse_detection=cfg.reuse_scale_samples
-                )
+                size, reuse = tuple(self.base_target_sz), cfg.reuse_scale_samples
+                self.scale_filter.update(view, centre, size, self.current_scale, reuse_detection=reuse)
         if aspect_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)

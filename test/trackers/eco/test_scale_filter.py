@@ -322,20 +322,25 @@ def test_tracker_aspect_filter_runs_every_nth_frame():
         ECOConfig.cfvgg(aspect_every=0)
 
 
+def _filter_calls(scale_every):
+    """Which 1-D filter ran ("S" scale, "A" aspect; track, then update) on frame indices 8..13."""
+    tracker, _ = _stretching_scene_track(frames=8, aspect_filter=True, aspect_every=2, scale_every=scale_every)
+    calls = []
+    tracker.scale_filter.track = lambda *a: calls.append("S") or (1.0, 1.0)
+    tracker.scale_filter.update = lambda *a, **k: calls.append("S")
+    tracker.aspect_filter.track = lambda *a: calls.append("A") or (1.0, 1.0)
+    tracker.aspect_filter.update = lambda *a, **k: calls.append("A")
+    texture = _texture()
+    for i in range(8, 14):
+        tracker.update(_stretch(texture, 1.01**i))
+    return calls
+
+
 def test_tracker_scale_filter_takes_turns_with_the_aspect_filter():
     """``scale_every = aspect_every = 2``: the scale filter runs on the odd frame indices, the aspect
     filter on the even ones, so no frame runs both; ``scale_every = 1`` runs it on every frame."""
-    texture = _texture()
-    for scale_every, expected in ((2, ["A", "A", "S", "S"] * 3), (1, ["S", "A", "S", "A", "S", "S"] * 3)):
-        tracker, _ = _stretching_scene_track(frames=8, aspect_filter=True, aspect_every=2, scale_every=scale_every)
-        calls = []
-        tracker.scale_filter.track = lambda *a: calls.append("S") or (1.0, 1.0)
-        tracker.scale_filter.update = lambda *a, **k: calls.append("S")
-        tracker.aspect_filter.track = lambda *a: calls.append("A") or (1.0, 1.0)
-        tracker.aspect_filter.update = lambda *a, **k: calls.append("A")
-        for i in range(8, 14):  # frame indices 8..13
-            tracker.update(_stretch(texture, 1.01**i))
-        assert calls == expected, scale_every
+    assert _filter_calls(2) == ["A", "A", "S", "S"] * 3
+    assert _filter_calls(1) == ["S", "A", "S", "A", "S", "S"] * 3
     with pytest.raises(ValueError, match="scale_every"):
         from cfvgg_ros.trackers.eco.config import ECOConfig
 
