@@ -53,12 +53,14 @@ TICK = os.sysconf("SC_CLK_TCK")
 
 
 def offline_auc(tracker: str, specs: list[str], out: Path, core: int) -> dict:
-    """``{spec: {rules: AUC}}`` of an offline cfvgg-bench run on ``core`` (resumable)."""
+    """``{spec: {rules: AUC}}`` of an offline cfvgg-bench run on ``core``, always run afresh: results
+    stored under the same tracker name may come from an earlier default (cfvgg-bench resumes by name)."""
     from cfvgg_ros.evaluation.metrics import score_sequence
     from cfvgg_ros.evaluation.results import iter_results
 
     cmd = [sys.executable, "-m", "cfvgg_ros.cli.bench", "--trackers", tracker, "--sequences", ",".join(specs),
-           "--results", str(out), "--run-name", "offline", "--no-progress", "--no-plots", "--cpu-core", str(core)]
+           "--results", str(out), "--run-name", "offline", "--no-progress", "--no-plots", "--cpu-core", str(core),
+           "--no-resume"]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     return {f"{r.dataset}/{r.sequence}": {rules: score_sequence(r.boxes, r.gt_boxes, rules).auc
                                           for rules in ("otb", "pysot")}
