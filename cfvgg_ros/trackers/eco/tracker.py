@@ -570,9 +570,8 @@ class ECOTracker(Tracker):
         if aspect_due:
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
-                self.aspect_filter.update(
-                    view, centre, self._shaped_size(), self.current_scale, reuse_detection=cfg.reuse_scale_samples
-                )
+                size, reuse = self._shaped_size(), cfg.reuse_scale_samples
+                self.aspect_filter.update(view, centre, size, self.current_scale, reuse_detection=reuse)
         self.target_sz = self.base_target_sz * self.current_scale
         return self._result(peak)
 
