@@ -34,6 +34,8 @@ import sys
 import time
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import reliability as rel  # noqa: E402  (sets the Fast DDS profile before rclpy loads)
 
@@ -58,6 +60,8 @@ def main(argv=None) -> int:
     parser.add_argument("--json", default=None, help="write the figures here")
     parser.add_argument("--node-env", action="append", default=[], metavar="NAME=VALUE",
                         help="an environment variable for the node process (repeatable), e.g. a malloc tunable")
+    parser.add_argument("--node-param", action="append", default=[], metavar="NAME=VALUE",
+                        help="a node parameter (repeatable; YAML value), e.g. heap_trim_period=0")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="diagnostic: run the node under tracemalloc, snapshot it after the warm-up and at the "
                              "end, print the source lines whose allocations grew most (slows the node)")
@@ -69,9 +73,13 @@ def main(argv=None) -> int:
     tracker = args.tracker or rel.default_tracker()
     out = Path(args.output)
     params = {"tracker": tracker, "cpu_core": args.cpu_core, "camera_info_topic": ""}
+    for item in args.node_param:
+        name, _, value = item.partition("=")
+        params[name] = yaml.safe_load(value)
     print(f"# soak: {tracker} on core {args.cpu_core}, {width}x{height} at {args.rate:g} Hz for "
           f"{args.duration:g} s (warm-up {warm_up:g} s, windows {window:g} s), events every "
-          f"~{args.event_every:g} s (seed {args.seed}), node env {args.node_env}; {rel.domain()}; "
+          f"~{args.event_every:g} s (seed {args.seed}), node env {args.node_env}, "
+          f"node params {args.node_param}; {rel.domain()}; "
           f"{rel.machine_load()}", flush=True)
     env = dict(item.split("=", 1) for item in args.node_env)
     command = None
@@ -223,6 +231,8 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
         "inits": rel.status_int(status, "inits"), "redetections": rel.status_int(status, "redetections"),
         "errors": rel.status_int(status, "errors"), "log_errors": node.log_count("ERROR"),
         "log_fatal": node.log_count("FATAL"),
+        "heap_trims": rel.status_int(status, "heap_trims"),
+        "heap_trim_ms": float(status.get("heap_trim_ms", "nan")),
         "events": dict(collections.Counter(e.split(" ")[0] if e.startswith("leave") else e for _, e in events)),
         "recovery_inits": sum(1 for _, e in events if e == "init after LOST"),
         "load_samples": [load for _, load in samples],
@@ -277,6 +287,9 @@ def report(f: dict) -> None:
           f"{f['frames_processed']}, skipped {f['frames_skipped']}, missing {f['frames_missing']}, out of order "
           f"{f['frames_out_of_order']}; poses {f['poses']}; inits {f['inits']} ({f['events']}, "
           f"{f['recovery_inits']} after LOST), re-detections {f['redetections']}")
+    trims = f["heap_trims"]
+    print(f"  heap trims {trims}, {f['heap_trim_ms']:.1f} ms in all"
+          + (f" ({f['heap_trim_ms'] / trims:.2f} ms each)" if trims else ""))
     print(f"  errors in ~/status {f['errors']}, ERROR lines in the log {f['log_errors']}, FATAL {f['log_fatal']}")
     print(f"  load: {f['load_samples'][0]} (start) .. {f['load_samples'][-1]} (end); max 1-min "
           f"{max(float(s.split()[2]) for s in f['load_samples']):.2f}")

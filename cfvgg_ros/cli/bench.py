@@ -265,6 +265,8 @@ def _run(args, allowed_cores: list[int] | None) -> int:
         _print_profiles(results, args.markdown)
     if run.resumed:
         print(f"resumed {len(run.resumed)} stored result(s) (use --no-resume to rerun them)")
+    if run.stale:
+        print(f"re-ran {len(run.stale)} stored result(s) computed with another configuration")
     _print_outputs(run_dir, files)
     return 1 if run.failed else 0
 
@@ -289,7 +291,7 @@ def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], 
         raise UsageError(f"--init-perturbation: {exc}") from exc
     if args.profile:
         raise UsageError("--profile and --init-perturbation do not go together (profile an OPE run)")
-    runs, failed, resumed, labels, sequences = {}, [], 0, None, None
+    runs, failed, resumed, stale, labels, sequences = {}, [], 0, 0, None, None
     for number, name in enumerate(names, start=1):
         if not args.no_progress:
             print(f"init perturbation {name} ({number}/{len(names)})", file=sys.stderr)
@@ -301,6 +303,7 @@ def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], 
             raise UsageError(str(exc)) from exc
         failed += [(f"{label} [{name}]", key, message) for label, key, message in run.failed]
         resumed += len(run.resumed)
+        stale += len(run.stale)
         labels, sequences = run.labels, run.sequences
         if run.result_list():
             write_report(run.result_list(), run.run_dir, rules=rules, labels=run.labels,
@@ -317,6 +320,8 @@ def _run_sre(args, trackers, specs, data_root, run_dir: Path, rules: list[str], 
     print()
     if resumed:
         print(f"resumed {resumed} stored result(s) (use --no-resume to rerun them)")
+    if stale:
+        print(f"re-ran {stale} stored result(s) computed with another configuration")
     _print_outputs(f"{run_dir} (per perturbation: {run_dir}/init-<name>/)", files)
     return 1 if failed else 0
 

@@ -9,7 +9,9 @@ The ground-truth box is computed from the geometry, not from pixels: the target 
 rounded rectangle with half sizes ``(a, b)`` and corner radius ``r``; rotated by ``theta`` its
 axis-aligned half extent is ``(a - r)|cos| + (b - r)|sin| + r`` (and symmetrically for y), which
 is exact. Boxes are ``(x, y, w, h)`` 0-based pixel-index floats (``x`` = first covered column),
-NaN rows where the target is entirely out of view.
+NaN rows where the target is entirely out of view, rounded to :data:`GT_RESOLUTION` (1/256 px) so
+that a box and its corners are exact float32 values: an init box sent to the node as a polygon
+(float32 corners) arrives as the very box an offline run starts from.
 
 Rendering one 1280x720 frame costs a few milliseconds on one core (one ``cv2.warpAffine`` of the
 terrain, small region-of-interest composites, lookup-table photometry); all textures are made
@@ -105,6 +107,8 @@ PRESETS: dict[str, ScenarioParams] = {
     ),
 }
 
+#: ground-truth boxes are multiples of this (px): exact in float32 for frames under 32768 px.
+GT_RESOLUTION = 1.0 / 256.0
 _SUBSTEPS = 8  # trajectory samples per frame (sub-frame poses for motion blur)
 _SPRITE_OVERSAMPLE = 1.4  # sprite resolution relative to the target's base size in the frame
 _MAX_BLUR_TAPS = 12
@@ -446,7 +450,9 @@ class SyntheticScene:
         cx, cy = self._to_frame(st, self._target_world(st))
         if cx + ex < -0.5 or cy + ey < -0.5 or cx - ex > self.width - 0.5 or cy - ey > self.height - 0.5:
             return np.full(4, np.nan)
-        return np.array([cx - ex + 0.5, cy - ey + 0.5, 2 * ex, 2 * ey])
+        x0, y0 = np.round(np.array([cx - ex + 0.5, cy - ey + 0.5]) / GT_RESOLUTION) * GT_RESOLUTION
+        x1, y1 = np.round(np.array([cx + ex + 0.5, cy + ey + 0.5]) / GT_RESOLUTION) * GT_RESOLUTION
+        return np.array([x0, y0, x1 - x0, y1 - y0])
 
     # -- textures -----------------------------------------------------------------------------
     def _build_textures(self, rng: np.random.Generator) -> None:

@@ -221,6 +221,18 @@ def read_result(path) -> SequenceResult:
         )
 
 
+def stored_provenance(path) -> tuple[str | None, str | None]:
+    """``(fingerprint digest, init perturbation)`` recorded in a stored result's metadata
+    (``None`` for what it lacks; results written before fingerprints have no digest)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            metadata = json.loads(str(data["metadata"]))
+    except (OSError, ValueError, KeyError):
+        return None, None
+    fingerprint = metadata.get("fingerprint") or {}
+    return fingerprint.get("digest"), metadata.get("init_perturbation")
+
+
 def load_result(run_dir, tracker: str, dataset: str, sequence: str) -> SequenceResult:
     """Load the stored result of ``tracker`` on ``dataset/sequence`` under ``run_dir``."""
     return read_result(result_path(run_dir, tracker, dataset, sequence))

@@ -27,13 +27,15 @@ class BenchmarkInputError(ValueError):
 @dataclass
 class BenchmarkRun:
     """What :func:`run_benchmark` did: every stored result by ``(tracker label, sequence key)``
-    (key = ``"dataset/sequence"``), in the order asked for, plus what was resumed or failed."""
+    (key = ``"dataset/sequence"``), in the order asked for, plus what was resumed, re-run because
+    the stored result came from another configuration (``stale``), or failed."""
 
     run_dir: Path
     labels: list[str]
     sequences: list[str]
     results: dict = field(default_factory=dict)
     resumed: list[tuple[str, str]] = field(default_factory=list)
+    stale: list[tuple[str, str]] = field(default_factory=list)
     failed: list[tuple[str, str, str]] = field(default_factory=list)
 
     def result_list(self) -> list:
@@ -105,6 +107,7 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
 
     from cfvgg_ros.core.registry import create_tracker
 
+    from .fingerprint import config_fingerprint
     from .results import SequenceResult, collect_metadata, tracker_label
 
     params = dict(params or {})
@@ -161,7 +164,8 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
         _advance(progress, num_frames - init_frame - 1)
 
     metadata = collect_metadata()
-    metadata.update({"tracker_name": tracker_name, "sequence_fps": float(getattr(sequence, "fps", 0.0))})
+    metadata.update({"tracker_name": tracker_name, "sequence_fps": float(getattr(sequence, "fps", 0.0)),
+                     "fingerprint": config_fingerprint(tracker_name, params)})
     if init_perturbation is not None:
         metadata.update({"init_perturbation": init_perturbation, "init_box": [float(v) for v in init_box]})
     # per-stage timings of trackers that profile themselves (ECO engine: profile=True / $CFVGG_PROFILE)
@@ -277,7 +281,9 @@ def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume
 
     ``trackers``: ``[(name, params), ...]`` (or bare names); ``specs``: sequence specs for
     :func:`resolve_spec` (strings, or Sequence objects). ``resume`` skips (tracker, sequence)
-    pairs already stored. ``jobs > 1`` runs sequences in that many spawned processes, each
+    pairs already stored from the same configuration (:mod:`.fingerprint`: name, parameters, result
+    code, model bytes, and the same ``init_perturbation``); a stored result from another one is
+    re-run and listed in ``stale``. ``jobs > 1`` runs sequences in that many spawned processes, each
     pinned to one core, round-robin over ``cores`` (default: this process's allowed cores);
     with ``jobs == 1`` everything runs here (the caller pins this process). ``progress`` shows
     tqdm bars on stderr: per sequence with frame counts (jobs=1), or frames done overall.
@@ -286,7 +292,8 @@ def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume
     go to their own ``results_dir``). Raises :class:`BenchmarkInputError` for unknown trackers,
     sequences or perturbations before running anything.
     """
-    from .results import has_result, read_result, result_path, save_result
+    from .fingerprint import config_fingerprint
+    from .results import has_result, read_result, result_path, save_result, stored_provenance
 
     if int(jobs) < 1:
         raise BenchmarkInputError(f"jobs must be >= 1, got {jobs}")
@@ -304,14 +311,21 @@ def run_benchmark(trackers, specs, data_root, results_dir, jobs: int = 1, resume
 
     todo = []
     for label, name, params in checked:
+        digest = config_fingerprint(name, params)["digest"] if resume else None
         for key, (spec, sequence) in sequences.items():
             if resume and has_result(run_dir, label, sequence.dataset, sequence.name):
-                run.resumed.append((label, key))
-            else:
-                todo.append((label, name, params, key, spec, sequence))
+                stored = stored_provenance(result_path(run_dir, label, sequence.dataset, sequence.name))
+                if stored == (digest, init_perturbation):
+                    run.resumed.append((label, key))
+                    continue
+                run.stale.append((label, key))
+            todo.append((label, name, params, key, spec, sequence))
     if run.resumed:
         logger.info("resuming: %d of %d results already stored in %s", len(run.resumed),
                     len(run.resumed) + len(todo), run_dir)
+    if run.stale:
+        logger.warning("re-running %d stored result(s) in %s computed with another configuration "
+                       "(tracker parameters, code or model files changed)", len(run.stale), run_dir)
 
     if todo and (jobs == 1 or len(todo) == 1):
         _opencv_one_thread()

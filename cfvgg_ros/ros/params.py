@@ -218,6 +218,10 @@ PARAMETERS: tuple[ParamSpec, ...] = (
               dynamic=True),
     ParamSpec("max_backlog", 90, "drain: skip to the newest frame when more frames than this wait; with either "
                                  "policy at most this many frames wait for the worker (memory bound)", low=1),
+    ParamSpec("heap_trim_period", 10.0, "hand freed heap memory back to the system (glibc malloc_trim) at most "
+                                         "this often, when no frame waits for the worker (s); 0: never (RSS "
+                                         "then keeps the high-water mark of the largest frame backlog)", low=0,
+              finite=True),
     ParamSpec("cpu_core", -1, "pin the process to this CPU core; -1: keep the affinity", low=-1,
               rule=">= 0, or -1 for no pinning"),
     ParamSpec("publish_debug_image", False, "publish ~/debug_image (the frame with the box drawn)", dynamic=True),

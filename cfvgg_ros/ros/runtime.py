@@ -35,6 +35,7 @@ from cfvgg_ros.ros import outputs, topics  # noqa: E402
 from cfvgg_ros.ros.conversions import ImageConversionError, compressed_to_rgb, image_to_rgb  # noqa: E402
 from cfvgg_ros.ros.frame_buffer import BufferedFrame, FrameBuffer  # noqa: E402
 from cfvgg_ros.ros.handover import Handover  # noqa: E402
+from cfvgg_ros.ros.heap_trim import HeapTrimmer  # noqa: E402
 from cfvgg_ros.ros.init_requests import (  # noqa: E402
     InitRequestError,
     request_from_detection,
@@ -100,6 +101,7 @@ class TrackRuntime:
         self.session = TrackingSession(self.tracker, config, self.status, self.buffer, self, log,
                                        redetect_mode(self.tracker))
         self.monitor = InputMonitor(config.image_topic, p["image_qos"], p["input_warn_after"])
+        self.heap = HeapTrimmer(p["heap_trim_period"])
         self._seq = 0
         self._track_lock = threading.Lock()  # held while the session is used or reset
         self._camera: outputs.CameraModel | None = None
@@ -319,6 +321,8 @@ class TrackRuntime:
                 except Exception as exc:  # never let the worker die
                     self.log.error(f"internal error in the tracking worker: {exc!r}")
                     session.report_error(f"internal error: {type(exc).__name__}: {exc}")
+            if not session.backlog:  # caught up: freed frame buffers go back to the system
+                self.heap.maybe_trim()
 
     # -- outputs (the session's sink) ----------------------------------------------------------
     def publish_result(self, item: BufferedFrame, result: TrackResult) -> None:
@@ -350,7 +354,8 @@ class TrackRuntime:
             return
         diagnosis = self.monitor.diagnose()
         values = [*self.status.key_values(), ("backlog_policy", self.p["backlog_policy"]),
-                  ("model", self.model_description), *self.monitor.key_values(diagnosis)]
+                  ("model", self.model_description), *self.monitor.key_values(diagnosis),
+                  ("heap_trims", str(self.heap.trims)), ("heap_trim_ms", f"{1e3 * self.heap.seconds:.1f}")]
         level, summary = self.status.level(), self.status.summary()
         if diagnosis.warn:
             level, summary = max(level, 1), f"{summary}; input {diagnosis.state}: {diagnosis.hint}"

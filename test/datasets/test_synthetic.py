@@ -67,6 +67,22 @@ def test_boxes_finite_and_inside_frame(sequences, name):
     assert all(_inside(b, margin=1.0) for b in boxes)
 
 
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_boxes_survive_float32_polygon_transport(sequences, name):
+    """Boxes lie on the 1/256 px grid, so the four float32 corners of an init polygon give back
+    exactly the float64 box an offline run starts from (the node's conversion)."""
+    from types import SimpleNamespace
+
+    from cfvgg_ros.bags.make import box_polygon
+    from cfvgg_ros.ros.init_requests import box_from_polygon
+
+    boxes = sequences[name].boxes
+    assert np.array_equal(np.round(boxes * 256) / 256, boxes)
+    for box in boxes[::7]:
+        corners = [SimpleNamespace(x=float(np.float32(x)), y=float(np.float32(y))) for x, y in box_polygon(box)]
+        assert box_from_polygon(SimpleNamespace(points=corners)) == tuple(box)
+
+
 @pytest.mark.parametrize("name", ["aerial", "rotation", "scale"])
 def test_ground_truth_matches_rendered_target(sequences, name):
     seq = sequences[name]

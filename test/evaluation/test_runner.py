@@ -165,6 +165,46 @@ def test_benchmark_stores_and_resumes(tmp_path):
     assert not run.resumed and len(run.results) == 2
 
 
+def test_resume_reruns_results_of_another_configuration(tmp_path, monkeypatch):
+    """A stored result is resumed only under the same fingerprint and init perturbation: a changed
+    configuration (code, model bytes, registered defaults), a result without a fingerprint (older
+    format) or one started from another box is run again and listed as stale."""
+    from cfvgg_ros.evaluation import fingerprint
+
+    sequences = [square_sequence("a"), square_sequence("b", num_frames=8)]
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False)
+    stored = load_result(tmp_path, "test-runner-fake", "test", "a").metadata["fingerprint"]
+    assert stored == fingerprint.config_fingerprint("test-runner-fake", {})
+    assert len(stored["digest"]) == 16 and not run.stale
+
+    real = fingerprint.config_fingerprint
+    monkeypatch.setattr(fingerprint, "config_fingerprint",
+                        lambda name, params=None: {**real(name, params), "digest": "0" * 16})
+    FakeTracker.created = 0
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False)
+    assert sorted(run.stale) == [("test-runner-fake", "test/a"), ("test-runner-fake", "test/b")]
+    assert not run.resumed and FakeTracker.created == 3  # the check, then both sequences again
+    assert load_result(tmp_path, "test-runner-fake", "test", "b").metadata["fingerprint"]["digest"] == "0" * 16
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False)
+    assert len(run.resumed) == 2 and not run.stale
+    monkeypatch.undo()
+
+    # a result written before fingerprints existed
+    old = load_result(tmp_path, "test-runner-fake", "test", "a")
+    del old.metadata["fingerprint"]
+    save_result(old, tmp_path)
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False)
+    assert run.stale == [("test-runner-fake", "test/a"), ("test-runner-fake", "test/b")]
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False)
+    assert len(run.resumed) == 2
+
+    # the same folder asked for a perturbed start
+    run = run_benchmark([("test-runner-fake", {})], sequences, None, tmp_path, progress=False,
+                        init_perturbation="left")
+    assert len(run.stale) == 2 and not run.resumed
+    assert load_result(tmp_path, "test-runner-fake", "test", "a").metadata["init_perturbation"] == "left"
+
+
 def test_killed_run_leaves_no_partial_file_and_rerun_completes(tmp_path):
     folder = tmp_path / "test-runner-fake" / "test"
     killed = square_sequence("k", fail_at=6, exc=KeyboardInterrupt)
