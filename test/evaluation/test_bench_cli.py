@@ -149,6 +149,16 @@ def test_run_prints_tables_writes_csv_and_plots(tmp_path, capsys, tiny_sequences
     assert "### pysot rules" in out and "otb rules" not in out
     assert "| test/sq1" in out and "resumed 4 stored result(s)" in out
 
+    # a stored result from another configuration (here: written before fingerprints) is run again
+    from cfvgg_ros.evaluation.results import load_result, save_result
+
+    old = load_result(run_dir, "opencv-mosse", "test", "sq1")
+    del old.metadata["fingerprint"]
+    save_result(old, run_dir)
+    assert main([*argv, "--no-plots"]) == 0
+    out = capsys.readouterr().out
+    assert "resumed 3 stored result(s)" in out and "re-ran 1 stored result(s) computed with another" in out
+
 
 def test_tracker_params_reach_the_results(tmp_path, capsys, tiny_sequences):
     argv = ["--trackers", "opencv-kcf", "--params", '{"opencv-kcf": {"resize": false}}', "--sequences",
