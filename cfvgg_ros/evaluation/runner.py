@@ -127,6 +127,7 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
         elif len(errors) == _MAX_LOGGED_ERRORS + 1:
             logger.warning("%s: more tracker failures, logging no more for this sequence", where)
 
+    fingerprint = config_fingerprint(tracker_name, params)  # of the code and models this run starts with
     init_frame = first_valid_frame(gt)
     tracker = create_tracker(tracker_name, **params)
     frame = sequence.frame(init_frame)
@@ -165,7 +166,7 @@ def run_sequence(tracker_name: str, params: dict | None, sequence, progress=None
 
     metadata = collect_metadata()
     metadata.update({"tracker_name": tracker_name, "sequence_fps": float(getattr(sequence, "fps", 0.0)),
-                     "fingerprint": config_fingerprint(tracker_name, params)})
+                     "fingerprint": fingerprint})
     if init_perturbation is not None:
         metadata.update({"init_perturbation": init_perturbation, "init_box": [float(v) for v in init_box]})
     # per-stage timings of trackers that profile themselves (ECO engine: profile=True / $CFVGG_PROFILE)
