@@ -37,13 +37,38 @@ def _parse_value(text: str):
         return text
 
 
+def split_top_level(text: str) -> list[str]:
+    """``text`` split at the commas outside brackets, braces and double quotes, so that a JSON
+    value (``key={"a": 1, "b": 2}``) stays one item. Unbalanced brackets raise UsageError."""
+    items, depth, quoted, start = [], 0, False, 0
+    for i, char in enumerate(text):
+        if quoted:
+            quoted = char != '"' or text[i - 1] == "\\"
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            depth += 1
+        elif char in "]}":
+            depth -= 1
+            if depth < 0:
+                raise UsageError(f"unbalanced {char!r} in {text!r}")
+        elif char == "," and depth == 0:
+            items.append(text[start:i])
+            start = i + 1
+    if depth or quoted:
+        raise UsageError(f"unclosed bracket or quote in {text!r}")
+    items.append(text[start:])
+    return items
+
+
 def parse_tracker_specs(text: str) -> list[tuple[str, dict]]:
     """``"a,b:key=value,key2=value2,c"`` -> ``[("a", {}), ("b", {...}), ("c", {})]``.
 
-    A comma-separated item holding ``=`` but no ``:`` continues the previous tracker's params.
+    A comma-separated item holding ``=`` but no ``:`` continues the previous tracker's params;
+    commas inside a JSON value (``b:cfg={"x": 1, "y": 2}``) do not separate items.
     """
     trackers: list[tuple[str, dict]] = []
-    for item in (part.strip() for part in text.split(",")):
+    for item in (part.strip() for part in split_top_level(text)):
         if not item:
             continue
         if "=" in item and ":" not in item.split("=", 1)[0]:

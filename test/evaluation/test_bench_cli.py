@@ -81,9 +81,17 @@ def test_parse_tracker_specs():
                                                              ("b", {})]
     assert parse_tracker_specs("kcf:desc_pca=1,csrt:padding=2.5") == [("kcf", {"desc_pca": 1}),
                                                                       ("csrt", {"padding": 2.5})]
-    for bad in ("", "x=1,a", "a:nokey"):
+    for bad in ("", "x=1,a", "a:nokey", 'a:c={"x": 1', "a:c=[1]]"):
         with pytest.raises(UsageError):
             parse_tracker_specs(bad)
+
+
+def test_parse_tracker_specs_keeps_json_values_with_commas_whole():
+    text = 'cfvgg:s={"n": 9, "f": 2.0},a=[1, 2],b="x,y", feco:t={"u": {"v": 1, "w": 2}}'
+    assert parse_tracker_specs(text) == [
+        ("cfvgg", {"s": {"n": 9, "f": 2.0}, "a": [1, 2], "b": "x,y"}),
+        ("feco", {"t": {"u": {"v": 1, "w": 2}}}),
+    ]
 
 
 def test_list_trackers(capsys):
