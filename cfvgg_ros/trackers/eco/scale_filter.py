@@ -65,6 +65,9 @@ class ScaleFilterConfig:
     """Smallest target side (px) the scale limits allow."""
     min_model_px: int = 8
     """Smallest side (px) of the model size: fHOG needs two cells to normalise blocks."""
+    anchor: float = 0.0
+    """Weight of the first frame's template in the one the filter is built from (not in fDSST): the
+    running template drifts with a slowly growing or shrinking target and absorbs part of the change."""
 
     def __post_init__(self) -> None:
         if self.number_of_scales < 3:
@@ -92,6 +95,8 @@ class ScaleFilterConfig:
             raise ValueError(f"num_compressed_dim must be >= 1 or None, got {self.num_compressed_dim}")
         if not self.min_target_px > 0:
             raise ValueError(f"min_target_px must be > 0, got {self.min_target_px}")
+        if not 0.0 <= self.anchor < 1.0:
+            raise ValueError(f"anchor must lie in [0, 1), got {self.anchor}")
 
 
 def parabola_peak(x, y) -> tuple[float, float]:
@@ -173,6 +178,7 @@ class ScaleFilter:
         self.max_scale_factor = math.inf
         self.scale_model_sz: tuple[int, int] | None = None
         self._template: np.ndarray | None = None
+        self._first_template: np.ndarray | None = None
         self._basis: np.ndarray | None = None
         self._num_f: np.ndarray | None = None
         self._den_f: np.ndarray | None = None
@@ -306,15 +312,19 @@ class ScaleFilter:
         cfg = self.config
         if self._template is None:
             self._template = samples.astype(np.float32)
+            self._first_template = self._template
         else:
             self._template = ((1.0 - cfg.learning_rate) * self._template + cfg.learning_rate * samples).astype(
                 np.float32
             )
-        basis = scipy.linalg.qr(self._template.astype(np.float64), mode="economic", check_finite=False)[0]
+        template = self._template
+        if cfg.anchor:
+            template = (1.0 - cfg.anchor) * template + cfg.anchor * self._first_template
+        basis = scipy.linalg.qr(template.astype(np.float64), mode="economic", check_finite=False)[0]
         if cfg.num_compressed_dim is not None:
             basis = basis[:, : cfg.num_compressed_dim]
         self._basis = basis.T.astype(np.float32)
-        template_f = scipy.fft.fft((self._basis @ self._template) * self.window, axis=1, workers=1)
+        template_f = scipy.fft.fft((self._basis @ template) * self.window, axis=1, workers=1)
         self._num_f = (self._label_f[None, :] * np.conj(template_f)).astype(np.complex64)
         new_den = self._sample_energy(samples).astype(np.float32)
         if self._den_f is None:

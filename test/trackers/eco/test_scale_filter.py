@@ -197,6 +197,8 @@ def test_rejects_bad_calls_and_configs():
         {"reg_lambda": 0.0},
         {"cell_size": 4, "min_model_px": 4},
         {"num_compressed_dim": 0},
+        {"anchor": 1.0},
+        {"anchor": -0.1},
     ):
         with pytest.raises(ValueError):
             ScaleFilterConfig(**bad)
@@ -237,6 +239,54 @@ def test_scale_filter_config_given_as_a_dict_of_its_fields():
     assert tracker.scale_filter.config.learning_rate == 0.015
     with pytest.raises(TypeError):
         ECOConfig.cfvgg(scale_filter_config={"learnrate": 0.015})
+
+
+def test_anchor_builds_the_filter_from_the_first_template_mixed_in():
+    """``anchor`` a: the numerator comes from (1 - a) * running template + a * first template (its
+    QR basis and windowed DFT, by hand here); the running template itself is fDSST's; a re-init
+    takes a new first template."""
+    import scipy.fft
+    import scipy.linalg
+
+    a, eta = 0.4, 0.5  # a fast rate keeps the running and the mixed templates far apart
+    first, second = _render(_texture(), 1.0), _render(_texture(seed=1), 1.0)
+    sf = ScaleFilter(ScaleFilterConfig(anchor=a, learning_rate=eta))
+    sf.init(first, CENTER, BASE_HW)
+    x0 = sf.extract_samples(first, CENTER, BASE_HW, 1.0)
+    x1 = sf.extract_samples(second, CENTER, BASE_HW, 1.0)
+    sf.update(second, CENTER, BASE_HW, 1.0)
+    running = (1 - eta) * x0 + eta * x1
+    np.testing.assert_allclose(sf._template, running, rtol=1e-5, atol=1e-6)
+    mixed = (1 - a) * running + a * x0
+    basis = scipy.linalg.qr(mixed.astype(np.float64), mode="economic")[0].T
+    expected = sf._label_f[None, :] * np.conj(scipy.fft.fft((basis @ mixed) * sf.window, axis=1))
+    # QR's column signs are arbitrary per row: compare the sum over rows the response uses
+    np.testing.assert_allclose(np.abs(sf._num_f), np.abs(expected), rtol=1e-3, atol=1e-4 * np.abs(expected).max())
+    unanchored = scipy.linalg.qr(running.astype(np.float64), mode="economic")[0].T @ running
+    unanchored_f = sf._label_f[None, :] * scipy.fft.fft(unanchored * sf.window, axis=1)
+    assert not np.allclose(np.abs(sf._num_f), np.abs(unanchored_f), rtol=1e-2)
+    sf.init(second, CENTER, BASE_HW)
+    np.testing.assert_allclose(sf._first_template, x1, rtol=1e-6)
+
+
+def test_anchor_reduces_the_lag_behind_a_shrinking_target():
+    """A target shrinking 1 % a frame: fDSST's running template absorbs part of the change and the
+    estimate ends too large; the anchored filter ends closer."""
+    texture = _texture(size=240)
+    base = np.array([24.0, 32.0])
+    final = {}
+    for anchor in (0.0, 0.5):
+        sf = ScaleFilter(ScaleFilterConfig(anchor=anchor))
+        sf.init(_render(texture, 1.0), CENTER, base)
+        current, true = 1.0, 1.0
+        for _ in range(60):
+            true *= 0.99
+            frame = _render(texture, true)
+            change, _ = sf.track(frame, CENTER, base, current)
+            current = sf.clamp_scale(current * change)
+            sf.update(frame, CENTER, base, current)
+        final[anchor] = current / true
+    assert 1.0 < final[0.5] < final[0.0] < 1.15, final
 
 
 def _stretch(texture, factor, center=CENTER):
