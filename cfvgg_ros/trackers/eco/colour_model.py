@@ -94,6 +94,18 @@ class ColourModel:
             self.bg = (1.0 - lr) * self.bg + lr * ring
         self._table = (self.fg / np.maximum(self.fg + self.bg, 1e-12)).astype(np.float32)
 
+    def contrast(self, patch: np.ndarray, centre_yx, target_hw) -> float:
+        """Mean likelihood inside the target box minus the mean over its ring (the box grown by its
+        mean side, as :meth:`update`'s background): how well the colours tell the target from its
+        surroundings, in [-1, 1]; 0 when either region lies outside the patch."""
+        th, tw = float(target_hw[0]), float(target_hw[1])
+        grow = (th + tw) / 2.0
+        sums, areas = box_sums(self.likelihood(patch), centre_yx, [(th, tw), (th + grow, tw + grow)])
+        ring_area = areas[1] - areas[0]
+        if areas[0] <= 0.0 or ring_area <= 0.0:
+            return 0.0
+        return float(sums[0] / areas[0] - (sums[1] - sums[0]) / ring_area)
+
     def likelihood(self, patch: np.ndarray) -> np.ndarray:
         """Per-pixel target likelihood ``H_fg / (H_fg + H_bg)`` (H, W) float32 (0 where a colour
         was never seen)."""

@@ -137,6 +137,9 @@ class ECOConfig:
     update_gate: float = 0.0
     gate_rate: float = 0.1
     max_scale_change: float = 0.0
+    # the scale filter's estimated change raised to scale_gain (1: as estimated; > 1 undoes part of
+    # fDSST's pull towards no change, which makes a steadily growing target's box lag behind)
+    scale_gain: float = 1.0
     # constant-velocity prediction (not in ECO): the search is centred at pos + motion_prediction x
     # the last frame's displacement (0: off), the displacement capped at one target size
     motion_prediction: float = 0.0
@@ -154,6 +157,9 @@ class ECOConfig:
     # from its running mean (rate gate_rate) to 0 (0: a fixed weight)
     colour_merge: float = 0.0
     colour_merge_max: float = 0.0
+    # colour_contrast_ref > 0: the weight is scaled by min(1, c / colour_contrast_ref), c the running
+    # mean of the target box's mean likelihood minus its ring's (how well the colours tell them apart)
+    colour_contrast_ref: float = 0.0
     colour_refine_merged: bool = False
     colour_bins: int = 32
     colour_learning_rate: float = 0.04
@@ -293,6 +299,10 @@ class ECOConfig:
             raise ValueError("need colour_box_step > 1, aspect_limit >= 1 and 0 <= colour_box_threshold < 1")
         if (self.colour_box_rate or self.colour_scale_rate) and self.colour_merge <= 0.0:
             raise ValueError("colour_box_rate and colour_scale_rate need the colour model (colour_merge > 0)")
+        if not 0.5 <= self.scale_gain <= 2.0:
+            raise ValueError(f"scale_gain must lie in [0.5, 2], got {self.scale_gain}")
+        if not self.colour_contrast_ref >= 0.0:
+            raise ValueError(f"colour_contrast_ref must be >= 0 (0: off), got {self.colour_contrast_ref}")
         if not (self.colour_merge_max == 0.0 or self.colour_merge <= self.colour_merge_max < 1.0):
             raise ValueError("colour_merge_max must be 0 (off) or in [colour_merge, 1)")
         if self.rotation_step < 0.0 or not 0.0 < self.rotation_trigger <= 1.0 or self.max_rotation < 0.0:

@@ -311,6 +311,7 @@ class ECOTracker(Tracker):
         self._deferred = False  # the last due training was put off by a frame (at most one)
         self.box_shape = np.ones(2)  # reported box / first box's shape, per axis (aspect_filter, colour_box_rate)
         self.colour = None
+        self._colour_contrast = None  # running mean of the box's likelihood minus its ring's (colour_contrast_ref)
         if cfg.colour_merge > 0.0:
             self.colour = ColourModel(cfg.colour_bins, cfg.colour_learning_rate, grey=is_grey(frame))
             self._learn_colour(patches[0], centres[0], pscales[0])
@@ -511,6 +512,8 @@ class ECOTracker(Tracker):
             with prof.stage("scale_filter"):
                 view, centre = self._scale_view(frame)
                 factor, _ = self.scale_filter.track(view, centre, tuple(self.base_target_sz), self.current_scale)
+            if cfg.scale_gain != 1.0:
+                factor = factor**cfg.scale_gain
             if cfg.max_scale_change:
                 factor = min(max(factor, 1.0 / cfg.max_scale_change), cfg.max_scale_change)
             self.current_scale = float(
@@ -693,12 +696,15 @@ class ECOTracker(Tracker):
         grid: ``colour_merge``, rising to ``colour_merge_max`` as ``top`` falls below the running
         mean of earlier peaks (which this call updates)."""
         cfg = self.config
+        trust = 1.0
+        if cfg.colour_contrast_ref > 0.0 and self._colour_contrast is not None:
+            trust = min(max(self._colour_contrast / cfg.colour_contrast_ref, 0.0), 1.0)
         if cfg.colour_merge_max <= cfg.colour_merge:
-            return cfg.colour_merge
+            return cfg.colour_merge * trust
         mean = self._peak_mean if self._peak_mean is not None else top
         self._peak_mean = (1.0 - cfg.gate_rate) * mean + cfg.gate_rate * top
         drop = min(max(1.0 - top / mean, 0.0), 1.0) if mean > 0.0 else 0.0
-        return cfg.colour_merge + (cfg.colour_merge_max - cfg.colour_merge) * drop
+        return (cfg.colour_merge + (cfg.colour_merge_max - cfg.colour_merge) * drop) * trust
 
     def _in_patch(self, patch, centre, pscale) -> np.ndarray:
         """The target's position in ``patch`` (patch pixels), cut at ``centre`` with ``pscale``
@@ -709,7 +715,13 @@ class ECOTracker(Tracker):
         """Update the colour model from ``patch`` (sampled at ``centre`` with ``pscale`` image
         pixels per patch pixel) with the target at the current position and size."""
         rel = self._in_patch(patch, centre, pscale)
-        self.colour.update(patch, rel, self.target_sz * self._shape() / pscale)
+        size = self.target_sz * self._shape() / pscale
+        self.colour.update(patch, rel, size)
+        if self.config.colour_contrast_ref > 0.0:
+            contrast = self.colour.contrast(patch, rel, size)
+            previous = self._colour_contrast
+            rate = self.config.colour_learning_rate
+            self._colour_contrast = contrast if previous is None else (1.0 - rate) * previous + rate * contrast
 
     def _fit_box(self, patch, centre, pscale) -> None:
         """Move the reported box's aspect ratio (``colour_box_rate``) and the tracker's scale

@@ -57,7 +57,8 @@ def test_cfvgg_is_registered_with_its_metadata():
 
 @pytest.mark.parametrize("bad", [{"update_gate": 1.0}, {"update_gate": -0.1}, {"gate_rate": 0.0},
                                  {"max_scale_change": 0.9}, {"motion_prediction": 1.5},
-                                 {"response_consistency": -0.1}, {"response_consistency": float("nan")}])
+                                 {"response_consistency": -0.1}, {"response_consistency": float("nan")},
+                                 {"scale_gain": 0.4}, {"scale_gain": 2.5}, {"scale_gain": float("nan")}])
 def test_bad_values_are_rejected(bad):
     with pytest.raises(ValueError):
         ECOConfig.feco(**bad)
@@ -204,3 +205,14 @@ def test_score_is_scaled_back_to_the_configured_search_area():
     raw = wide_score / wide.score_scale
     # the raw peak of the wide search is far below the plain one; scaled, it is comparable
     assert raw < 0.5 * plain_score and 0.4 < wide_score / plain_score < 2.5
+
+
+@pytest.mark.parametrize("gain", [1.0, 1.3])
+def test_scale_gain_raises_the_scale_filters_estimate_to_its_power(gain):
+    frames = _moving(frames=2, step=(0, 0))
+    tracker = ECOTracker(ECOConfig.feco(features=HOG, scale_gain=gain))
+    tracker.init(frames[0][0], frames[0][1])
+    before = tracker.current_scale
+    tracker.scale_filter.track = lambda *args, **kwargs: (1.1, 0.9)  # the filter's estimate, fixed
+    tracker.update(frames[1][0])
+    assert tracker.current_scale / before == pytest.approx(1.1**gain)

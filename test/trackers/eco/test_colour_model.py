@@ -161,6 +161,55 @@ def test_colour_weight_rises_as_the_filter_peak_falls():
         ECOConfig.feco(colour_merge=0.5, colour_merge_max=0.3)
 
 
+def test_contrast_is_the_box_mean_likelihood_minus_the_ring_mean():
+    model = ColourModel(bins=32)
+    scene = _scene()  # a 20 x 20 red target on blue
+    model.update(scene, (30.0, 30.0), (20.0, 20.0))
+    # likelihood 1 on red, 0 on blue: box mean 1, ring (40 x 40 minus the box) mean 0
+    assert model.contrast(scene, (30.0, 30.0), (20.0, 20.0)) == pytest.approx(1.0)
+    # a box twice as wide: half red (mean 0.5); its ring (the box grown by 30 px, clipped to the
+    # 60 x 60 patch, minus the box) holds no red (mean 0)
+    assert model.contrast(scene, (30.0, 30.0), (20.0, 40.0)) == pytest.approx(0.5)
+    # the same colours inside and around: no contrast
+    flat = np.full((60, 60, 3), 200, dtype=np.uint8)
+    mixed = ColourModel(bins=32)
+    mixed.update(flat, (30.0, 30.0), (20.0, 20.0))
+    assert mixed.contrast(flat, (30.0, 30.0), (20.0, 20.0)) == pytest.approx(0.0)
+    # no ring inside the patch: 0
+    assert model.contrast(scene, (30.0, 30.0), (60.0, 60.0)) == 0.0
+
+
+def test_colour_weight_follows_the_colour_contrast():
+    from cfvgg_ros.trackers.eco.config import ECOConfig
+
+    tracker = _colour_tracker(colour_contrast_ref=0.4)
+    tracker._colour_contrast = None  # before the first colour update: full weight
+    assert tracker._colour_weight(1.0) == pytest.approx(0.45)
+    tracker._colour_contrast = 0.2
+    assert tracker._colour_weight(1.0) == pytest.approx(0.45 * 0.5)
+    tracker._colour_contrast = 0.6
+    assert tracker._colour_weight(1.0) == pytest.approx(0.45)
+    tracker._colour_contrast = -0.1
+    assert tracker._colour_weight(1.0) == 0.0
+    with pytest.raises(ValueError):
+        ECOConfig.feco(colour_merge=0.45, colour_contrast_ref=-0.1)
+    # in a run, the running contrast is learnt from the frames (a red target on blue: high)
+    frame = np.zeros((120, 160, 3), dtype=np.uint8)
+    frame[:] = (30, 30, 200)
+    frame[40:80, 60:100] = (200, 30, 30)
+    tracker.init(frame, (60.0, 40.0, 40.0, 40.0))
+    tracker.update(frame)
+    assert 0.5 < tracker._colour_contrast <= 1.0
+
+
+def _colour_tracker(**overrides):
+    from cfvgg_ros.trackers.eco.config import ECOConfig, FeatureConfig
+    from cfvgg_ros.trackers.eco.tracker import ECOTracker
+
+    return ECOTracker(ECOConfig.feco(features=(FeatureConfig("hog", compressed_dim=10, cell_size=4),),
+                                     colour_merge=0.45, **overrides))
+
+
 def test_box_sums_count_fractional_edges_and_clip_to_the_patch():
     from cfvgg_ros.trackers.eco.colour_model import box_sums
 
