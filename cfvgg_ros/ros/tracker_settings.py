@@ -127,6 +127,8 @@ RULES: dict[str, dict[str, Rule]] = {
         "redetect_radius": _positive(),
         "motion_prediction": Rule(low=0, high=1),
         "max_scale_change": Rule(low=0, text="0 (off) or > 1"),
+        "scale_gain": Rule(low=0.5, high=2),
+        "colour_contrast_ref": Rule(low=0, text=">= 0 (0: off)"),
         "scale_step": Rule(low=1, low_open=True),
         "colour_merge": Rule(low=0, high=1, high_open=True),
         "colour_learning_rate": Rule(low=0, high=1, low_open=True),
