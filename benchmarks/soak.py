@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import math
 import random
 import signal
 import sys
@@ -62,6 +63,10 @@ def main(argv=None) -> int:
                         help="an environment variable for the node process (repeatable), e.g. a malloc tunable")
     parser.add_argument("--node-param", action="append", default=[], metavar="NAME=VALUE",
                         help="a node parameter (repeatable; YAML value), e.g. heap_trim_period=0")
+    parser.add_argument("--stall-every", type=float, default=0.0,
+                        help="stop the node process (SIGSTOP) every this many seconds after the warm-up, while the "
+                             "stream goes on (0: never): what a moment of falling behind leaves resident")
+    parser.add_argument("--stall-seconds", type=float, default=2.0, help="how long each stall lasts (SIGCONT after)")
     parser.add_argument("--tracemalloc", action="store_true",
                         help="diagnostic: run the node under tracemalloc, snapshot it after the warm-up and at the "
                              "end, print the source lines whose allocations grew most (slows the node)")
@@ -79,7 +84,9 @@ def main(argv=None) -> int:
     print(f"# soak: {tracker} on core {args.cpu_core}, {width}x{height} at {args.rate:g} Hz for "
           f"{args.duration:g} s (warm-up {warm_up:g} s, windows {window:g} s), events every "
           f"~{args.event_every:g} s (seed {args.seed}), node env {args.node_env}, "
-          f"node params {args.node_param}; {rel.domain()}; "
+          f"node params {args.node_param}"
+          + (f", a {args.stall_seconds:g} s stall every {args.stall_every:g} s" if args.stall_every > 0 else "")
+          + f"; {rel.domain()}; "
           f"{rel.machine_load()}", flush=True)
     env = dict(item.split("=", 1) for item in args.node_env)
     command = None
@@ -127,6 +134,9 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
         events.append((time.monotonic() - start, why))
 
     start = time.monotonic()
+    next_stall = start + warm_up + args.stall_every if args.stall_every > 0 else math.inf
+    resume_at = None  # while the node is stopped: when to let it go on
+    stalls = 0
     next_event = start + 2.0 + rng.expovariate(1.0 / args.event_every)
     next_sample = start
     warm_sample = None
@@ -140,6 +150,13 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
         if now < target:
             time.sleep(target - now)
             now = time.monotonic()
+        if resume_at is None and now >= next_stall and node.alive():
+            node.proc.send_signal(signal.SIGSTOP)
+            resume_at, stalls = now + args.stall_seconds, stalls + 1
+            events.append((now - start, f"stall {args.stall_seconds:g} s"))
+        elif resume_at is not None and now >= resume_at:
+            node.proc.send_signal(signal.SIGCONT)
+            resume_at, next_stall = None, now + args.stall_every
         index = frames.index(k)
         absent = now < absent_until
         msg = (frames.without_target if absent else frames.with_target)[index]
@@ -186,6 +203,8 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
             if not node.alive():
                 break
         k += 1
+    if resume_at is not None:
+        node.proc.send_signal(signal.SIGCONT)
     end = time.monotonic()
     time.sleep(1.0)  # the last results arrive
     if args.tracemalloc and node.alive():
@@ -233,7 +252,8 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
         "log_fatal": node.log_count("FATAL"),
         "heap_trims": rel.status_int(status, "heap_trims"),
         "heap_trim_ms": float(status.get("heap_trim_ms", "nan")),
-        "events": dict(collections.Counter(e.split(" ")[0] if e.startswith("leave") else e for _, e in events)),
+        "events": dict(collections.Counter(
+            e.split(" ")[0] if e.startswith(("leave", "stall")) else e for _, e in events)),
         "recovery_inits": sum(1 for _, e in events if e == "init after LOST"),
         "load_samples": [load for _, load in samples],
     }
