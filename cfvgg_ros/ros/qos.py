@@ -16,9 +16,7 @@
   the node uses ``config/fastdds_node.xml`` (:func:`use_node_fastdds_profile`): its readers receive
   over UDPv4 with a 16 MiB socket receive buffer, so a publisher's own shared-memory segment (Fast
   DDS's default: 0.5 MiB, far less than one 720p frame) never limits what reaches the node, while
-  its writers still use a 32 MiB shared-memory segment towards local subscribers; its readers free
-  each frame's buffer once taken (history memory ``DYNAMIC``; rmw_fastrtps's default keeps the worst
-  backlog's buffers for good), for which the node sets ``RMW_FASTRTPS_USE_QOS_FROM_XML=1``. Publishers (the
+  its writers still use a 32 MiB shared-memory segment towards local subscribers. Publishers (the
   bag player) use ``config/fastdds_shm.xml`` (:func:`use_fastdds_profile`): shared memory with a
   32 MiB segment, plus UDPv4. The kernel caps socket buffers at ``net.core.rmem_max``
   (:func:`receive_buffer_warning`).
@@ -40,8 +38,6 @@ from rclpy.qos import (
 from cfvgg_ros.ros.params import IMAGE_QOS_CHOICES
 
 FASTDDS_PROFILE_ENV = "FASTRTPS_DEFAULT_PROFILES_FILE"
-#: makes rmw_fastrtps take history memory policies and publication modes from the XML profile
-QOS_FROM_XML_ENV = "RMW_FASTRTPS_USE_QOS_FROM_XML"
 #: publishers' profile: shared memory with a 32 MiB segment, plus UDPv4
 FASTDDS_PROFILE_NAME = "fastdds_shm.xml"
 #: the node's profile: readers on UDPv4 with a 16 MiB receive buffer, writers also on shared memory
@@ -133,16 +129,8 @@ def use_fastdds_profile(environ=None, name: str = FASTDDS_PROFILE_NAME) -> str |
 
 
 def use_node_fastdds_profile(environ=None) -> str | None:
-    """:func:`use_fastdds_profile` with the node's profile ``config/fastdds_node.xml``; when that
-    profile is the one in effect (also when a launch file set it), ``RMW_FASTRTPS_USE_QOS_FROM_XML=1``
-    unless already set, so that rmw_fastrtps takes the profile's history memory policies (its readers
-    free a frame's buffer once taken) instead of its own, which keeps the largest backlog of frames
-    ever received for the life of the process."""
-    environ = os.environ if environ is None else environ
-    path = use_fastdds_profile(environ, FASTDDS_NODE_PROFILE_NAME)
-    if path is not None and Path(path).name == FASTDDS_NODE_PROFILE_NAME:
-        environ.setdefault(QOS_FROM_XML_ENV, "1")
-    return path
+    """:func:`use_fastdds_profile` with the node's profile ``config/fastdds_node.xml``."""
+    return use_fastdds_profile(environ, FASTDDS_NODE_PROFILE_NAME)
 
 
 def receive_buffer_warning(rmem_max_path: str = "/proc/sys/net/core/rmem_max") -> str | None:

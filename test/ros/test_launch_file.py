@@ -124,30 +124,3 @@ def test_node_profile_receives_over_udp_with_a_large_buffer():
     assert int(descriptors["UDPv4"].findtext("f:receiveBufferSize", namespaces=NS)) == NODE_RECEIVE_BUFFER
     locators = participant.findall(".//f:defaultUnicastLocatorList/f:locator/*", NS)
     assert [loc.tag.split("}")[1] for loc in locators] == ["udpv4"]  # every reader announces UDP only
-
-
-def test_node_profile_frees_received_frames_and_keeps_rmws_writer_policy():
-    root = ET.parse(ROOT / "config" / "fastdds_node.xml").getroot()
-    reader = root.find(".//f:data_reader", NS)
-    writer = root.find(".//f:data_writer", NS)
-    assert reader.get("is_default_profile") == writer.get("is_default_profile") == "true"
-    assert reader.findtext("f:historyMemoryPolicy", namespaces=NS) == "DYNAMIC"
-    assert writer.findtext("f:historyMemoryPolicy", namespaces=NS) == "PREALLOCATED_WITH_REALLOC"
-
-
-def test_node_profile_switches_rmw_to_the_xml_qos_only_for_its_own_profile(tmp_path):
-    from cfvgg_ros.ros.qos import QOS_FROM_XML_ENV, use_node_fastdds_profile
-
-    environ = {}
-    path = use_node_fastdds_profile(environ)
-    assert path.endswith("fastdds_node.xml") and environ[QOS_FROM_XML_ENV] == "1"
-    # set by a launch file: still the node's profile, still switched on
-    launched = {"FASTRTPS_DEFAULT_PROFILES_FILE": path}
-    use_node_fastdds_profile(launched)
-    assert launched[QOS_FROM_XML_ENV] == "1"
-    # the user's choice stands: their own profile, or their own value of the switch
-    own = {"FASTRTPS_DEFAULT_PROFILES_FILE": str(tmp_path / "mine.xml")}
-    assert use_node_fastdds_profile(own) == str(tmp_path / "mine.xml") and QOS_FROM_XML_ENV not in own
-    kept = {QOS_FROM_XML_ENV: "0"}
-    use_node_fastdds_profile(kept)
-    assert kept[QOS_FROM_XML_ENV] == "0"
