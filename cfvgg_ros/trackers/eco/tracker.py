@@ -694,7 +694,8 @@ class ECOTracker(Tracker):
     def _colour_weight(self, top: float) -> float:
         """The colour model's merge weight for a frame whose filter score peaks at ``top`` on the
         grid: ``colour_merge``, rising to ``colour_merge_max`` as ``top`` falls below the running
-        mean of earlier peaks (which this call updates)."""
+        mean of earlier peaks (which this call updates); with ``colour_contrast_ref``, times
+        ``min(1, contrast / colour_contrast_ref)`` (the colour model's running box-minus-ring contrast)."""
         cfg = self.config
         trust = 1.0
         if cfg.colour_contrast_ref > 0.0 and self._colour_contrast is not None:
