@@ -136,7 +136,6 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
     start = time.monotonic()
     next_stall = start + warm_up + args.stall_every if args.stall_every > 0 else math.inf
     resume_at = None  # while the node is stopped: when to let it go on
-    stalls = 0
     next_event = start + 2.0 + rng.expovariate(1.0 / args.event_every)
     next_sample = start
     warm_sample = None
@@ -152,7 +151,7 @@ def soak(args, node, probe, frames, warm_up: float, window: float) -> dict:
             now = time.monotonic()
         if resume_at is None and now >= next_stall and node.alive():
             node.proc.send_signal(signal.SIGSTOP)
-            resume_at, stalls = now + args.stall_seconds, stalls + 1
+            resume_at = now + args.stall_seconds
             events.append((now - start, f"stall {args.stall_seconds:g} s"))
         elif resume_at is not None and now >= resume_at:
             node.proc.send_signal(signal.SIGCONT)
